@@ -1,0 +1,33 @@
+# nrm-api — two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: run test lint typecheck pytest openapi clean system-packages
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=24"
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+## make run: set up the embedded demo (SQLite, local keyring, seeded network) and serve it
+run: $(STAMP)
+	$(BIN)/nrm-api demo setup
+	set -a && . instance/demo.env && set +a && exec $(BIN)/nrm-api serve --host 127.0.0.1 --port 8000
+
+## make test: lint, type-check and run the whole suite (PostgreSQL when it answers, and SQLite)
+test: $(STAMP)
+	$(BIN)/ruff check nrm_api tests
+	$(BIN)/mypy nrm_api
+	$(BIN)/pytest
+
+openapi: $(STAMP)
+	$(BIN)/nrm-api openapi write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""nrm-api: the exchange of a National Referral Mechanism. ``create_app`` only wires."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import config, errors, http
+from .accounts import tokens
+from .accounts.service import OAuthError
+from .crypto.keyring import Keyring
+from .extensions import Api, db, jwt, limiter
+from .openapi import OPENAPI_SETTINGS, register_components
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Create the app from ``NRM_*`` settings (``overrides`` on top, for tests)."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(config.settings(overrides))
+    app.config.update(OPENAPI_SETTINGS)
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.extensions["nrm_keyring"] = Keyring.load(app.config["KEYRING"])
+    if app.config["PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])  # type: ignore[method-assign]
+    tokens.configure(app)
+    db.init_app(app)
+    jwt.init_app(app)
+    limiter.init_app(app)
+    api = Api(app)
+    errors.init_app(app)
+    http.init_app(app)
+    _register(app, api)
+    return app
+
+
+def _register(app: Flask, api: Api) -> None:
+    from .accounts.views import blp as auth_blp
+    from .accounts.views import oauth_error
+    from .agencies.views import blp as agencies_blp
+    from .system import bp as system_bp
+
+    register_components(api)
+    api.register_blueprint(auth_blp)
+    api.register_blueprint(agencies_blp)
+    app.register_blueprint(system_bp)
+    app.register_error_handler(OAuthError, oauth_error)

@@ -1,0 +1,1 @@
+"""Principals: agency systems (clients) and their keys, users, roles, tokens."""

@@ -1,0 +1,94 @@
+"""``nrm-api client`` and ``nrm-api user``: register agency systems, their keys, and people."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+import click
+from flask.cli import AppGroup
+
+from ..audit.actor import Actor
+from ..errors import DomainError
+from . import admin
+from .models import USER_ROLES
+
+client_cli = AppGroup("client", help="Agency systems (OAuth clients) and their keys.")
+user_cli = AppGroup("user", help="People: caseworkers, administrators, auditors.")
+
+
+def _read_jwks(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error.strerror}") from None
+    except ValueError:
+        raise click.ClickException(f"{path} is not JSON: expected a JWK or a JWK Set") from None
+
+
+@client_cli.command("add")
+@click.argument("agency_id")
+@click.argument("client_id")
+@click.option("--jwks", "jwks_path", required=True, type=click.Path(dir_okay=False),
+              help="A public JWK or JWK Set file (Ed25519 OKP keys only).")
+def client_add(agency_id: str, client_id: str, jwks_path: str) -> None:
+    """Register agency system CLIENT_ID for AGENCY_ID with its public key(s)."""
+    try:
+        client = admin.add_client(Actor.operator(), agency_id, client_id, _read_jwks(jwks_path))
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"client {client.id} added for agency {agency_id} with key(s): {', '.join(k.kid for k in client.keys)}")
+
+
+@client_cli.command("add-key")
+@click.argument("client_id")
+@click.option("--jwks", "jwks_path", required=True, type=click.Path(dir_okay=False),
+              help="A public JWK or JWK Set file (Ed25519 OKP keys only).")
+@click.option("--not-after", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
+              help="When the key stops being valid (UTC if no offset).")
+def client_add_key(client_id: str, jwks_path: str, not_after: datetime | None) -> None:
+    """Add public key(s) to agency system CLIENT_ID."""
+    from datetime import UTC
+
+    until = None if not_after is None else (not_after if not_after.tzinfo else not_after.replace(tzinfo=UTC))
+    try:
+        keys = admin.add_client_key(Actor.operator(), client_id, _read_jwks(jwks_path), until)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"key(s) added to {client_id}: {', '.join(key.kid for key in keys)}")
+
+
+@client_cli.command("revoke-key")
+@click.argument("client_id")
+@click.argument("kid")
+def client_revoke_key(client_id: str, kid: str) -> None:
+    """Revoke key KID of CLIENT_ID now (it is kept to verify old signatures)."""
+    try:
+        admin.revoke_client_key(Actor.operator(), client_id, kid)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"key {kid} of {client_id} revoked")
+
+
+@user_cli.command("add")
+@click.argument("username")
+@click.option("--agency", "agency_id", required=True)
+@click.option("--role", required=True, type=click.Choice(USER_ROLES))
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+@click.option("--totp", is_flag=True, help="Enrol TOTP and print its otpauth:// URI once.")
+def user_add(username: str, agency_id: str, role: str, password_stdin: bool, totp: bool) -> None:
+    """Add person USERNAME to an agency with a role."""
+    if not password_stdin:
+        raise click.ClickException("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        _, uri = admin.add_user(Actor.operator(), username, agency_id=agency_id, role=role,
+                                password=password, totp=totp)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"user {username} ({role}) added to {agency_id}")
+    if uri:
+        click.echo(f"TOTP enrolment URI (shown once): {uri}")

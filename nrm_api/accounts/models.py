@@ -1,0 +1,99 @@
+"""Tables of principals, their keys and the token bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..database import Base, utcnow
+
+ROLES = ("system", "caseworker", "agency_admin", "auditor", "network_admin")
+USER_ROLES = ROLES[1:]
+
+
+class Client(Base):
+    """An agency system that calls the API with its own keys (OAuth client credentials)."""
+
+    __tablename__ = "clients"
+
+    #: The OAuth ``client_id``.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when the client may no longer obtain tokens.
+    disabled_at: Mapped[datetime | None]
+    keys: Mapped[list[ClientKey]] = relationship(back_populates="client", order_by="ClientKey.id")
+
+
+class ClientKey(Base):
+    """A public Ed25519 key of a client. Kept for ever, so old signatures stay verifiable."""
+
+    __tablename__ = "client_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    #: Key id, unique across the network so a signature names exactly one key.
+    kid: Mapped[str] = mapped_column(String(200), unique=True)
+    #: The public JWK (``kty``, ``crv``, ``x``, ``kid``); never a private member.
+    jwk: Mapped[dict[str, str]]
+    not_before: Mapped[datetime] = mapped_column(default=utcnow)
+    not_after: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    client: Mapped[Client] = relationship(back_populates="keys")
+
+    def usable_at(self, moment: datetime) -> bool:
+        """Whether the key may authenticate at ``moment``."""
+        if self.revoked_at is not None and self.revoked_at <= moment:
+            return False
+        if self.not_after is not None and moment >= self.not_after:
+            return False
+        return self.not_before <= moment
+
+
+class User(Base):
+    """A person: caseworker, agency administrator, auditor or network administrator."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('caseworker', 'agency_admin', 'auditor', 'network_admin')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    #: argon2id hash.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    #: TOTP seed sealed by the keyring (AES-GCM bound to the username); null until enrolled.
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: The last TOTP time step accepted: a code is good once.
+    totp_last_step: Mapped[int | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled_at: Mapped[datetime | None]
+
+
+class UsedAssertion(Base):
+    """A client assertion's ``jti`` seen before it expires: a second use is a replay."""
+
+    __tablename__ = "used_assertions"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RevokedToken(Base):
+    """An access token revoked before it expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+__all__ = ["ROLES", "USER_ROLES", "Client", "ClientKey", "RevokedToken", "UsedAssertion", "User"]

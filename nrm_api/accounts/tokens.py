@@ -1,0 +1,75 @@
+"""Access tokens: flask-jwt-extended, signed by the keyring's newest token key, verified by ``kid``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt as pyjwt
+from flask import Flask, current_app
+from flask_jwt_extended import create_access_token
+
+from ..crypto.keyring import Keyring
+from ..extensions import db, jwt
+from .models import RevokedToken
+
+TOKEN_TYPE = "at+jwt"
+
+
+def keyring() -> Keyring:
+    """The app's keyring."""
+    ring: Keyring = current_app.extensions["nrm_keyring"]
+    return ring
+
+
+def configure(app: Flask) -> None:
+    """Set flask-jwt-extended to asymmetric keys, issuer and audience checks, a short life."""
+    base = app.config["BASE_URL"]
+    app.config.update(
+        JWT_ALGORITHM="EdDSA",
+        JWT_DECODE_ALGORITHMS=["EdDSA"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ENCODE_ISSUER=base,
+        JWT_DECODE_ISSUER=base,
+        JWT_ENCODE_AUDIENCE=base,
+        JWT_DECODE_AUDIENCE=base,
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=app.config["ACCESS_TOKEN_SECONDS"]),
+        JWT_ERROR_MESSAGE_KEY="detail",
+    )
+
+
+@jwt.encode_key_loader
+def _encode_key(_identity: Any) -> bytes:
+    return keyring().token_key.private_pem()
+
+
+@jwt.decode_key_loader
+def _decode_key(header: dict[str, Any], _claims: dict[str, Any]) -> bytes:
+    if header.get("typ") != TOKEN_TYPE:
+        raise pyjwt.InvalidTokenError("not an access token")
+    key = keyring().token_key_by_kid(str(header.get("kid")))
+    if key is None:
+        raise pyjwt.InvalidTokenError("unknown token key")
+    return key.public_pem()
+
+
+@jwt.token_in_blocklist_loader
+def _is_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
+    return db.session.get(RevokedToken, str(claims.get("jti"))) is not None
+
+
+def mint(subject: str, agency: str, role: str) -> tuple[str, int]:
+    """An access token for a principal, and its lifetime in seconds."""
+    seconds = int(current_app.config["ACCESS_TOKEN_SECONDS"])
+    token = create_access_token(
+        identity=subject,
+        additional_claims={"agency": agency, "role": role},
+        additional_headers={"kid": keyring().token_key.kid, "typ": TOKEN_TYPE},
+        expires_delta=timedelta(seconds=seconds),
+    )
+    return token, seconds
+
+
+def expiry_of(claims: dict[str, Any]) -> datetime:
+    """The expiry of a decoded token as an aware datetime."""
+    return datetime.fromtimestamp(int(claims["exp"]), UTC)

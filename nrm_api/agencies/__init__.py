@@ -1,0 +1,1 @@
+"""The directory of agencies of the referral network."""

@@ -1,0 +1,31 @@
+"""``nrm-api agency``: register agencies."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from ..audit.actor import Actor
+from ..errors import DomainError
+from . import service
+from .models import KINDS, REGIONS
+
+agency_cli = AppGroup("agency", help="Agencies of the network.")
+
+
+@agency_cli.command("add")
+@click.argument("agency_id")
+@click.option("--kind", required=True, type=click.Choice(KINDS))
+@click.option("--name", "name_en", required=True, help="Name in English.")
+@click.option("--name-ru", help="Name in Russian (defaults to --name).")
+@click.option("--name-be", help="Name in Belarusian (defaults to --name).")
+@click.option("--region", "regions", multiple=True, type=click.Choice(REGIONS), help="Oblast served; repeatable.")
+def add(agency_id: str, kind: str, name_en: str, name_ru: str | None, name_be: str | None,
+        regions: tuple[str, ...]) -> None:
+    """Register agency AGENCY_ID."""
+    try:
+        service.add_agency(Actor.operator(), agency_id, kind=kind, name_en=name_en, name_ru=name_ru,
+                           name_be=name_be, regions=regions)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"agency {agency_id} ({kind}) added")

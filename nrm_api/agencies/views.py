@@ -1,0 +1,31 @@
+"""The directory over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from ..accounts.auth import current_actor, requires
+from ..accounts.permissions import Permission
+from . import service
+from .schemas import AgencyQuerySchema, AgencySchema
+
+blp = Blueprint("agencies", __name__, url_prefix="/api/v1/agencies", description="The directory of agencies")
+
+
+@blp.route("", methods=["GET"])
+@requires(Permission.AGENCY_READ)
+@blp.arguments(AgencyQuerySchema, location="query")
+@blp.response(200, AgencySchema(many=True))
+def list_agencies(query: dict[str, Any]) -> Any:
+    """List the agencies of the network."""
+    return service.list_agencies(current_actor(), kind=query.get("kind"), region=query.get("region"))
+
+
+@blp.route("/<agency_id>", methods=["GET"])
+@requires(Permission.AGENCY_READ)
+@blp.response(200, AgencySchema)
+def get_agency(agency_id: str) -> Any:
+    """Read one agency of the directory."""
+    return service.get_agency(current_actor(), agency_id)

@@ -1,0 +1,1 @@
+"""The audit log: every access, written in the same transaction as the access itself."""

@@ -1,0 +1,18 @@
+"""Audit actions that are not the permission a view requires: sign-in and administration."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    """An event of the log that no ``Permission`` names."""
+
+    AUTH_TOKEN = "auth:token"
+    AUTH_LOGIN = "auth:login"
+    AGENCY_CREATE = "agency:create"
+    CLIENT_CREATE = "client:create"
+    CLIENT_KEY_ADD = "client:key-add"
+    CLIENT_KEY_REVOKE = "client:key-revoke"
+    USER_CREATE = "user:create"
+    REQUEST_AUTHENTICATE = "request:authenticate"

@@ -1,0 +1,106 @@
+"""``nrm-api``: the operator's command line (a Flask CLI group).
+
+Every command prints a clear message and exits non-zero on bad input, writing nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+
+from .config import ConfigError
+from .crypto.errors import KeyringError
+
+
+def _app() -> Flask:
+    from . import create_app
+
+    try:
+        return create_app()
+    except (ConfigError, KeyringError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False, add_version_option=False,
+             load_dotenv=False, set_debug_flag=False)
+def main() -> None:
+    """Operate nrm-api: database, directory, principals, keys, OpenAPI and the server."""
+
+
+db_cli = AppGroup("db", help="The database schema.")
+keys_cli = AppGroup("keys", help="The service's keyring.")
+openapi_cli = AppGroup("openapi", help="The generated OpenAPI document and JSON Schemas.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration to NRM_DATABASE_URL."""
+    from .migrate import upgrade
+
+    upgrade(current_app.config["DATABASE_URL"])
+    click.echo("database is at the newest revision")
+
+
+@keys_cli.command("init", with_appcontext=False)
+def keys_init() -> None:
+    """Create a new local keyring where NRM_KEYRING points; refuse to overwrite one."""
+    from .config import from_environ
+    from .crypto.keyring import Keyring
+
+    location = from_environ()["KEYRING"]
+    try:
+        ring = Keyring.create(location)
+    except KeyringError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"keyring created at {ring.path} (mode 0600): keep it out of backups of the database")
+
+
+@openapi_cli.command("write", with_appcontext=False)
+@click.option("--check", is_flag=True, help="Fail if the files differ from the code, writing nothing.")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
+def openapi_write(check: bool, root: Path) -> None:
+    """Regenerate openapi.yaml and schemas/ (or check them with --check)."""
+    from . import openapi
+
+    if check:
+        stale = openapi.drift(root)
+        if stale:
+            raise click.ClickException(
+                f"generated files drift from the code: {', '.join(stale)}; run `nrm-api openapi write`"
+            )
+        click.echo("openapi.yaml and schemas/ match the code")
+        return
+    for path in openapi.write(root):
+        click.echo(f"wrote {path}")
+
+
+@main.command("serve", with_appcontext=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with gunicorn."""
+    from .serve import run
+
+    _app()  # fail here, with a clear message, if the configuration is incomplete
+    run(host, port, workers)
+
+
+def _register() -> None:
+    from .accounts.cli import client_cli, user_cli
+    from .agencies.cli import agency_cli
+    from .demo import demo_cli
+
+    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, demo_cli):
+        main.add_command(group)
+
+
+_register()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""Configuration, read from ``NRM_*`` environment variables in this one place.
+
+There is no default for any secret: without ``NRM_SECRET_KEY`` and a keyring the app refuses to
+start. ``make run`` generates both under ``instance/`` for the demo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ACCESS_TOKEN_MAX_SECONDS = 600
+
+
+class ConfigError(RuntimeError):
+    """The configuration is missing something the service cannot run without."""
+
+
+def _instance_path() -> Path:
+    return Path(os.environ.get("NRM_INSTANCE_PATH", "instance")).resolve()
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the app's settings from ``NRM_*`` variables."""
+    env = os.environ if environ is None else environ
+    instance = _instance_path()
+    token_seconds = int(env.get("NRM_ACCESS_TOKEN_SECONDS", "600"))
+    return {
+        "SECRET_KEY": env.get("NRM_SECRET_KEY"),
+        "DATABASE_URL": env.get("NRM_DATABASE_URL", f"sqlite:///{instance / 'nrm.db'}"),
+        "KEYRING": env.get("NRM_KEYRING", str(instance / "keyring.json")),
+        "BASE_URL": env.get("NRM_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "REDIS_URL": env.get("NRM_REDIS_URL") or None,
+        "ACCESS_TOKEN_SECONDS": token_seconds,
+        "PROXY_COUNT": int(env.get("NRM_PROXY_COUNT", "0")),
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+    }
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Refuse to start without the secrets, or with settings outside what the contract allows."""
+    secret = config.get("SECRET_KEY")
+    if not secret or len(str(secret)) < 32:
+        raise ConfigError("NRM_SECRET_KEY must be set to a random value of at least 32 characters")
+    keyring = str(config.get("KEYRING") or "")
+    if not keyring.startswith("pkcs11:") and not Path(keyring).is_file():
+        raise ConfigError(f"no keyring at NRM_KEYRING ({keyring}): create one with `nrm-api keys init`")
+    seconds = config["ACCESS_TOKEN_SECONDS"]
+    if not 0 < seconds <= ACCESS_TOKEN_MAX_SECONDS:
+        raise ConfigError(f"NRM_ACCESS_TOKEN_SECONDS must be between 1 and {ACCESS_TOKEN_MAX_SECONDS}")
+
+
+def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the settings of the environment with ``overrides`` on top, validated."""
+    config = from_environ()
+    config.update(overrides or {})
+    validate(config)
+    return config

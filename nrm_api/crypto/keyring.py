@@ -1,0 +1,179 @@
+"""The local keyring: the service's own keys, in one JSON file readable only by its owner.
+
+It holds versioned Ed25519 keys for access tokens and for the service's signatures (receipts,
+checkpoints), a key for sealing small secrets (TOTP seeds), and, for later use, versioned
+key-encryption keys and the blind-index key. Keys are identified by their RFC 7638 thumbprint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from joserfc.jwk import OKPKey
+
+from .errors import CryptoError, KeyringError
+
+FORMAT = "nrm-keyring/1"
+
+
+def b64u(data: bytes) -> str:
+    """Base64url without padding, as JOSE writes it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64u(text: str) -> bytes:
+    """Decode base64url with or without padding."""
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """An Ed25519 key of the service, named by the thumbprint of its public half."""
+
+    kid: str
+    private: Ed25519PrivateKey
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> SigningKey:
+        """Rebuild a key from its 32-byte seed."""
+        private = Ed25519PrivateKey.from_private_bytes(seed)
+        return cls(kid=thumbprint(public_x(private)), private=private)
+
+    def public_jwk(self) -> dict[str, str]:
+        """The public key as a JWK, with ``kid`` and ``use``."""
+        return {"kty": "OKP", "crv": "Ed25519", "x": public_x(self.private), "kid": self.kid, "use": "sig"}
+
+    def private_pem(self) -> bytes:
+        """PKCS#8 PEM of the private key, for the token library."""
+        return self.private.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    def public_pem(self) -> bytes:
+        """SubjectPublicKeyInfo PEM of the public key, for the token library."""
+        return self.private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def sign(self, message: bytes) -> bytes:
+        """Sign ``message``."""
+        return self.private.sign(message)
+
+
+def public_x(private: Ed25519PrivateKey) -> str:
+    """The ``x`` member of the public JWK of ``private``."""
+    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return b64u(raw)
+
+
+def thumbprint(x: str) -> str:
+    """RFC 7638 thumbprint of an Ed25519 public key."""
+    return OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x}).thumbprint()
+
+
+def _seed(private: Ed25519PrivateKey) -> str:
+    raw = private.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    return b64u(raw)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _new_signing_entry() -> dict[str, str]:
+    return {"seed": _seed(Ed25519PrivateKey.generate()), "created_at": _now()}
+
+
+class Keyring:
+    """The service's keys, loaded from a local keyring file."""
+
+    def __init__(self, data: dict[str, Any], path: Path) -> None:
+        if data.get("format") != FORMAT:
+            raise KeyringError(f"{path} is not an nrm keyring ({FORMAT})")
+        self.path = path
+        self._data = data
+        try:
+            self.token_keys = [SigningKey.from_seed(unb64u(e["seed"])) for e in data["token"]]
+            self.signing_keys = [SigningKey.from_seed(unb64u(e["seed"])) for e in data["signing"]]
+            self._seal_key = unb64u(data["seal"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise KeyringError(f"{path} is damaged: {type(error).__name__}") from None
+
+    @classmethod
+    def create(cls, path: str | Path) -> Keyring:
+        """Write a new keyring at ``path``, refusing to replace one."""
+        target = Path(path)
+        data = {
+            "format": FORMAT,
+            "created_at": _now(),
+            "token": [_new_signing_entry()],
+            "signing": [_new_signing_entry()],
+            "seal": b64u(secrets.token_bytes(32)),
+            "kek": [{"version": 1, "key": b64u(secrets.token_bytes(32)), "created_at": _now()}],
+            "blind_index": b64u(secrets.token_bytes(32)),
+        }
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise KeyringError(f"a keyring already exists at {target}; refusing to overwrite it") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+        return cls(data, target)
+
+    @classmethod
+    def load(cls, location: str | Path) -> Keyring:
+        """Open the keyring named by ``NRM_KEYRING``."""
+        if str(location).startswith("pkcs11:"):
+            raise KeyringError("PKCS#11 keyrings are not supported by this version; use a keyring file")
+        path = Path(location)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KeyringError(f"no keyring at {path}: create one with `nrm-api keys init`") from None
+        except (OSError, ValueError) as error:
+            raise KeyringError(f"cannot read the keyring at {path}: {type(error).__name__}") from None
+        return cls(data, path)
+
+    @property
+    def token_key(self) -> SigningKey:
+        """The newest access-token key: it signs, the older ones only verify."""
+        return self.token_keys[-1]
+
+    def token_key_by_kid(self, kid: str) -> SigningKey | None:
+        """The access-token key named ``kid``, if the keyring holds it."""
+        return next((key for key in self.token_keys if key.kid == kid), None)
+
+    @property
+    def signing_key(self) -> SigningKey:
+        """The newest key for the service's own signatures."""
+        return self.signing_keys[-1]
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The public half of every key the service signs with, old versions included."""
+        return {"keys": [key.public_jwk() for key in [*self.signing_keys, *self.token_keys]]}
+
+    def seal(self, plaintext: bytes, context: str) -> bytes:
+        """Encrypt a small secret (AES-256-GCM) bound to ``context``."""
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self._seal_key).encrypt(nonce, plaintext, context.encode("utf-8"))
+
+    def unseal(self, sealed: bytes, context: str) -> bytes:
+        """Decrypt what ``seal`` made for the same ``context``."""
+        try:
+            return AESGCM(self._seal_key).decrypt(sealed[:12], sealed[12:], context.encode("utf-8"))
+        except InvalidTag:
+            raise CryptoError("sealed value does not open in this context") from None

@@ -1,0 +1,120 @@
+"""The storage layer: declarative base, UTC timestamps and the per-app session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone, PostgreSQL's ``timestamptz`` does: this makes both behave alike.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), dict[str, str]: JSON(), list[str]: JSON()}
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """Create an engine; on SQLite, with real transactions and foreign keys enforced."""
+    engine = create_engine(url, future=True, **options)
+    if engine.dialect.name == "sqlite":
+        _fix_sqlite(engine)
+    return engine
+
+
+def _fix_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over,
+    # as SQLAlchemy's documentation advises, and enforce foreign keys.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class _State:
+    engine: Engine
+    session: scoped_session[Session]
+
+
+class Database:
+    """The app's engine and request-scoped session, created unbound and bound by ``init_app``."""
+
+    def init_app(self, app: Flask) -> None:
+        """Create the engine for ``NRM_DATABASE_URL`` and close the session after each request."""
+        engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=True)
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        app.extensions["nrm_db"] = _State(engine, scoped_session(factory))
+
+        @app.teardown_appcontext
+        def _remove(_exc: BaseException | None) -> None:
+            app.extensions["nrm_db"].session.remove()
+
+    @property
+    def _state(self) -> _State:
+        state: _State = current_app.extensions["nrm_db"]
+        return state
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context."""
+        return self._state.session()
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the current app."""
+        return self._state.engine
+
+    def rebind(self, bind: Any, **options: Any) -> None:
+        """Bind the session to another engine or connection (tests bind to one transaction)."""
+        self._state.session.remove()
+        self._state.session.configure(bind=bind, **options)

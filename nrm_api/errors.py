@@ -1,0 +1,152 @@
+"""RFC 9457 problem details: the one shape of every error the API returns."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+from flask import Flask, Response, current_app, json
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+PROBLEM_TYPE_BASE = "urn:nrm:problem:"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+#: Flask's and werkzeug's own errors, given stable problem types.
+_TYPES_BY_STATUS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-failed",
+    428: "precondition-required",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+class Problem(HTTPException):
+    """An error the API answers as ``application/problem+json``."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        errors: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(description=detail or title)
+        self.code = status
+        self.slug = slug
+        self.title = title
+        self.detail = detail
+        self.errors = errors
+        self.extra_headers = headers or {}
+
+
+class DomainError(Exception):
+    """A refusal by a service function; views answer it as a problem, the CLI as a message."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad Request"
+
+    def __init__(self, detail: str, *, errors: Any = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+        self.headers: dict[str, str] = {}
+
+
+class NotFoundError(DomainError):
+    """The object does not exist, or the caller may not know that it does."""
+
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class ConflictError(DomainError):
+    """The object exists already, or the change conflicts with its state."""
+
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class InvalidError(DomainError):
+    """The input is well-formed but not acceptable."""
+
+    status, slug, title = 422, "validation-failed", "Unprocessable Content"
+
+
+def handle_domain_error(error: DomainError) -> Response:
+    """Answer a service refusal as a problem."""
+    return problem_response(
+        error.status, error.slug, error.title, error.detail, errors=error.errors, headers=error.headers
+    )
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors is not None:
+        body["errors"] = errors
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Answer any HTTP error, ours or Flask's, as a problem; never with internal text."""
+    if isinstance(error, Problem):
+        return problem_response(
+            error.code or 500, error.slug, error.title, error.detail,
+            errors=error.errors, headers=error.extra_headers,
+        )
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    headers = dict(data.get("headers") or {})
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods or [])
+    if status == 429:
+        retry = error.get_headers().copy()
+        headers.update({k: v for k, v in retry if k.lower() == "retry-after"})
+    detail = None if isinstance(error, InternalServerError) else error.description
+    return problem_response(
+        status, _TYPES_BY_STATUS.get(status, "error"), error.name, detail, errors=errors, headers=headers
+    )
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Answer an unhandled exception with a bare 500, logging where but not what.
+
+    The exception's message may quote personal data or SQL parameters, so only its type and
+    traceback frames reach the log.
+    """
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    current_app.logger.error("unhandled %s\n%s", type(error).__name__, frames)
+    return handle_http_exception(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    """Register the problem handlers (flask-smorest's own handler is replaced by ``Api``)."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,113 @@
+"""The OpenAPI 3.1 document and the JSON Schemas, generated from the code, never by hand."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import marshmallow as ma
+import yaml
+from flask import Flask
+
+OPENAPI_SETTINGS = {
+    "API_TITLE": "nrm-api",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.1.0",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "/api/docs/static/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": "The exchange of a National Referral Mechanism for victims of trafficking in "
+            "human beings: signed forms and referrals, field-level encryption, need-to-know "
+            "disclosure and a tamper-evident audit log. See contract.md for the rules integrators "
+            "rely on first.",
+        },
+        "servers": [{"url": "/"}],
+    },
+}
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem: every error but the token endpoint's."""
+
+    type = ma.fields.String(required=True, metadata={"example": "urn:nrm:problem:validation-failed"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(metadata={"description": "Field errors, by location and field name."})
+
+
+def register_components(api: Any) -> None:
+    """Add the shared components: the problem shape and the bearer scheme."""
+    api.spec.components.schema("Problem", schema=ProblemSchema)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+
+
+def document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI document of ``app``."""
+    with app.app_context():
+        spec: dict[str, Any] = app.extensions["flask-smorest"]["apis"][""]["ext_obj"].spec.to_dict()
+    return spec
+
+
+def render(spec: dict[str, Any]) -> dict[str, str]:
+    """Every generated file, by path relative to the project root."""
+    files = {"openapi.yaml": yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)}
+    for name, schema in spec.get("components", {}).get("schemas", {}).items():
+        standalone = {"$schema": JSON_SCHEMA_DIALECT, "$id": f"{name}.json", "title": name, **_relink(schema)}
+        files[f"schemas/{name}.json"] = json.dumps(standalone, indent=2, ensure_ascii=False) + "\n"
+    return files
+
+
+def _relink(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            key: (value.replace("#/components/schemas/", "") + ".json" if key == "$ref" else _relink(value))
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_relink(item) for item in node]
+    return node
+
+
+def generated_files() -> dict[str, str]:
+    """Render the files from an app built on a throwaway keyring and an in-memory database."""
+    from . import create_app
+    from .crypto.keyring import Keyring
+
+    with tempfile.TemporaryDirectory() as scratch:
+        ring = Keyring.create(Path(scratch) / "keyring.json")
+        app = create_app({"SECRET_KEY": secrets.token_urlsafe(32), "KEYRING": str(ring.path),
+                          "DATABASE_URL": "sqlite://", "BASE_URL": "http://127.0.0.1:8000"})
+        return render(document(app))
+
+
+def drift(root: Path) -> list[str]:
+    """The generated files that differ from what the code generates now."""
+    files = generated_files()
+    stale = [path for path, text in files.items()
+             if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
+    wanted = set(files)
+    extra = [str(p.relative_to(root)) for p in (root / "schemas").glob("*.json")
+             if str(p.relative_to(root)) not in wanted]
+    return sorted(stale + extra)
+
+
+def write(root: Path) -> list[str]:
+    """Regenerate ``openapi.yaml`` and ``schemas/`` under ``root``; return what was written."""
+    files = generated_files()
+    (root / "schemas").mkdir(exist_ok=True)
+    for stale in (root / "schemas").glob("*.json"):
+        if f"schemas/{stale.name}" not in files:
+            stale.unlink()
+    for path, text in files.items():
+        (root / path).write_text(text, encoding="utf-8")
+    return sorted(files)

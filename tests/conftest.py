@@ -1,0 +1,199 @@
+"""Fixtures: a real database per backend (PostgreSQL when it answers, and SQLite), each test
+inside a transaction rolled back at the end, and factories that make objects."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from nrm_api import create_app
+from nrm_api.accounts import admin
+from nrm_api.agencies import service as agencies
+from nrm_api.audit.actor import Actor
+from nrm_api.audit.models import AuditEvent
+from nrm_api.crypto.jose import generate_private_jwk, public_half, sign_jwt
+from nrm_api.crypto.keyring import Keyring
+from nrm_api.crypto.passwords import totp_now
+from nrm_api.extensions import db, limiter
+from nrm_api.migrate import upgrade
+
+BASE_URL = "http://nrm.test"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("NRM_TEST_DATABASE_URL")
+    if url:
+        return url
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
+    except OSError:
+        return None
+    return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _backends() -> list[str]:
+    found = ["sqlite"]
+    if _postgres_url():
+        found.append("postgresql")
+    elif os.environ.get("NRM_TEST_REQUIRE_POSTGRES"):
+        raise RuntimeError("NRM_TEST_REQUIRE_POSTGRES is set but PostgreSQL does not answer")
+    return found
+
+
+@pytest.fixture(scope="session")
+def keyring_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Keyring.create(tmp_path_factory.mktemp("keys") / "keyring.json").path
+
+
+@pytest.fixture(scope="session", params=_backends())
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A new, migrated database for the session: a file for SQLite, a database on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nrm.db'}"
+        upgrade(url)
+        yield url
+        return
+    server = make_url(_postgres_url() or "")
+    name = f"nrm_test_{uuid.uuid4().hex[:12]}"
+    admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin_engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin_engine.dispose()
+
+
+def settings(database_url: str, keyring_path: Path, **extra: Any) -> dict[str, Any]:
+    """The app's settings in tests: a random secret, the session's keyring and database."""
+    return {"SECRET_KEY": secrets.token_urlsafe(32), "KEYRING": str(keyring_path), "DATABASE_URL": database_url,
+            "BASE_URL": BASE_URL, "REDIS_URL": None, **extra}
+
+
+@pytest.fixture(scope="session")
+def session_app(database_url: str, keyring_path: Path) -> Flask:
+    return create_app(settings(database_url, keyring_path))
+
+
+@pytest.fixture
+def app(session_app: Flask) -> Iterator[Flask]:
+    """The app, its session bound to one transaction that is rolled back after the test."""
+    with session_app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        db.rebind(connection, join_transaction_mode="create_savepoint")
+        limiter.reset()
+        try:
+            yield session_app
+        finally:
+            db.session.close()
+            outer.rollback()
+            connection.close()
+            db.rebind(db.engine)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def backend(app: Flask) -> str:
+    return db.engine.dialect.name
+
+
+# --- factories ---------------------------------------------------------------------------------
+
+OPERATOR = Actor("cli:test", role="operator")
+
+
+def create_agency(agency_id: str | None = None, kind: str = "ngo", regions: tuple[str, ...] = ("Minsk",)) -> str:
+    agency_id = agency_id or f"agency-{uuid.uuid4().hex[:8]}"
+    agencies.add_agency(OPERATOR, agency_id, kind=kind, name_en=f"Agency {agency_id}", regions=regions)
+    return agency_id
+
+
+def create_client(agency_id: str | None = None) -> tuple[str, dict[str, str]]:
+    """Register an agency system; return its id and private JWK."""
+    agency_id = agency_id or create_agency()
+    client_id = f"{agency_id}-system-{uuid.uuid4().hex[:6]}"
+    private = generate_private_jwk()
+    admin.add_client(OPERATOR, agency_id, client_id, public_half(private))
+    return client_id, private
+
+
+def create_user(role: str = "caseworker", agency_id: str | None = None, totp: bool = False) -> dict[str, Any]:
+    """Add a person; return username, password and, with ``totp``, the secret."""
+    agency_id = agency_id or create_agency()
+    username = f"{role.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
+    password = secrets.token_urlsafe(16)
+    _, uri = admin.add_user(OPERATOR, username, agency_id=agency_id, role=role, password=password, totp=totp)
+    secret = uri.split("secret=")[1].split("&")[0] if uri else None
+    return {"username": username, "password": password, "agency": agency_id, "role": role, "secret": secret}
+
+
+def assertion(client_id: str, private: dict[str, str], header: dict[str, Any] | None = None,
+              **claims: Any) -> str:
+    """A client assertion; ``claims`` override or, given ``None``, remove the defaults."""
+    now = int(time.time())
+    body = {"iss": client_id, "sub": client_id, "aud": BASE_URL, "jti": uuid.uuid4().hex, "iat": now,
+            "exp": now + 120}
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    protected = {"alg": "Ed25519", "typ": "client-authentication+jwt", "kid": private["kid"]}
+    protected.update(header or {})
+    return sign_jwt(body, private, protected)
+
+
+def token_form(value: str, **extra: str) -> dict[str, str]:
+    return {"grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": value, **extra}
+
+
+def client_token(http: FlaskClient, client_id: str, private: dict[str, str]) -> str:
+    response = http.post("/api/v1/auth/token", data=token_form(assertion(client_id, private)))
+    assert response.status_code == 200, response.get_json()
+    return str(response.get_json()["access_token"])
+
+
+def login_token(http: FlaskClient, user: dict[str, Any]) -> str:
+    body = {"username": user["username"], "password": user["password"]}
+    if user.get("secret"):
+        body["otp"] = totp_now(user["secret"])
+    response = http.post("/api/v1/auth/login", json=body)
+    assert response.status_code == 200, response.get_json()
+    return str(response.get_json()["access_token"])
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def audit_events(**filters: Any) -> list[AuditEvent]:
+    """The audit events matching ``filters``, oldest first."""
+    query = select(AuditEvent).order_by(AuditEvent.id)
+    for name, value in filters.items():
+        query = query.where(getattr(AuditEvent, name) == value)
+    return list(db.session.scalars(query))
+
+
+def last_event() -> AuditEvent:
+    events = audit_events()
+    assert events, "no audit event was written"
+    return events[-1]
