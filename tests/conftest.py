@@ -86,8 +86,17 @@ def settings(database_url: str, keyring_path: Path, **extra: Any) -> dict[str, A
 
 
 @pytest.fixture(scope="session")
-def session_app(database_url: str, keyring_path: Path) -> Flask:
-    return create_app(settings(database_url, keyring_path))
+def session_app(database_url: str, keyring_path: Path) -> Iterator[Flask]:
+    app = create_app(settings(database_url, keyring_path))
+    yield app
+    dispose(app)
+
+
+def dispose(app: Flask) -> None:
+    """Close every pooled connection of ``app``."""
+    with app.app_context():
+        db.session.close()
+        db.engine.dispose()
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ from nrm_api import create_app
 from nrm_api.accounts import admin
 from nrm_api.crypto.jose import generate_private_jwk
 from nrm_api.crypto.keyring import unb64u
-from nrm_api.extensions import db
 from tests.conftest import (
-    BASE_URL, OPERATOR, assertion, audit_events, bearer, create_client, last_event, settings, token_form,
+    BASE_URL, OPERATOR, assertion, audit_events, bearer, create_client, dispose, last_event, settings, token_form,
 )
 
 TOKEN = "/api/v1/auth/token"
@@ -211,5 +210,4 @@ def test_the_replay_cache_survives_a_restart(session_app: Flask, keyring_path: A
     response = restarted.test_client().post(TOKEN, data=token_form(value))
     assert response.status_code == 401
     assert response.get_json()["error"] == "invalid_client"
-    with restarted.app_context():
-        db.session.close()
+    dispose(restarted)
