@@ -137,10 +137,10 @@ def handle_http_exception(error: HTTPException) -> Response:
 def handle_unexpected(error: Exception) -> Response:
     """Answer an unhandled exception with a bare 500, logging where but not what.
 
-    The exception's message may quote personal data or SQL parameters, so only its type and
-    traceback frames reach the log.
+    The exception's message, and the source lines of its traceback, may quote personal data or
+    SQL parameters, so only its type and the places it passed through reach the log.
     """
-    frames = "".join(traceback.format_tb(error.__traceback__))
+    frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(error.__traceback__))
     current_app.logger.error("unhandled %s\n%s", type(error).__name__, frames)
     return handle_http_exception(InternalServerError())
 

@@ -9,6 +9,7 @@ class Permission(StrEnum):
     """A right a view requires; also the audit action of an access it guards."""
 
     AGENCY_READ = "agency:read"
+    AGENCY_CREATE = "agency:create"
     TOKEN_REVOKE = "token:revoke"
 
 
@@ -18,7 +19,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "caseworker": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
     "agency_admin": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
     "auditor": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
-    "network_admin": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
+    "network_admin": frozenset({Permission.AGENCY_READ, Permission.AGENCY_CREATE, Permission.TOKEN_REVOKE}),
 }
 
 

@@ -10,9 +10,12 @@ from .models import KINDS, REGIONS
 class AgencyNameSchema(ma.Schema):
     """An agency's name in the network's three languages."""
 
-    en = ma.fields.String(required=True, attribute="name_en")
-    ru = ma.fields.String(required=True, attribute="name_ru")
-    be = ma.fields.String(required=True, attribute="name_be")
+    class Meta:
+        unknown = ma.RAISE
+
+    en = ma.fields.String(required=True, attribute="name_en", validate=ma.validate.Length(1, 300))
+    ru = ma.fields.String(required=True, attribute="name_ru", validate=ma.validate.Length(1, 300))
+    be = ma.fields.String(required=True, attribute="name_be", validate=ma.validate.Length(1, 300))
 
 
 class AgencySchema(ma.Schema):
@@ -35,3 +38,16 @@ class AgencyQuerySchema(ma.Schema):
 
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
     region = ma.fields.String(validate=ma.validate.OneOf(REGIONS))
+
+
+class AgencyCreateSchema(ma.Schema):
+    """A new agency of the network, registered by a network administrator."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    id = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$"),
+                          metadata={"example": "shelter-gomel"})
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    name = ma.fields.Nested(AgencyNameSchema, required=True)
+    regions = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(REGIONS)), load_default=list)

@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from ..accounts.permissions import Permission
 from ..audit import service as audit
-from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..errors import ConflictError, InvalidError, NotFoundError
 from ..extensions import db
@@ -45,7 +44,7 @@ def add_agency(
         regions=sorted(set(regions)),
     )
     db.session.add(agency)
-    audit.record(actor, AuditAction.AGENCY_CREATE, "allowed", resource=f"agency:{agency_id}")
+    audit.record(actor, Permission.AGENCY_CREATE, "allowed", resource=f"agency:{agency_id}")
     db.session.commit()
     return agency
 

@@ -10,7 +10,6 @@ class AuditAction(StrEnum):
 
     AUTH_TOKEN = "auth:token"
     AUTH_LOGIN = "auth:login"
-    AGENCY_CREATE = "agency:create"
     CLIENT_CREATE = "client:create"
     CLIENT_KEY_ADD = "client:key-add"
     CLIENT_KEY_REVOKE = "client:key-revoke"
