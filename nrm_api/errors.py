@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+import marshmallow as ma
 from flask import Flask, Response, current_app, json
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -28,6 +29,16 @@ _TYPES_BY_STATUS = {
     500: "internal-error",
     503: "unavailable",
 }
+
+
+class ProblemSchema(ma.Schema):
+    """An RFC 9457 problem: every error but the token endpoint's."""
+
+    type = ma.fields.String(required=True, metadata={"example": "urn:nrm:problem:validation-failed"})
+    title = ma.fields.String(required=True)
+    status = ma.fields.Integer(required=True)
+    detail = ma.fields.String()
+    errors = ma.fields.Dict(metadata={"description": "Field errors, by location and field name."})
 
 
 class Problem(HTTPException):

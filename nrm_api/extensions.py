@@ -5,6 +5,7 @@ flask-smorest's ``Api`` holds one app's OpenAPI document, so ``create_app`` make
 
 from __future__ import annotations
 
+import http
 from typing import Any
 
 from flask import request
@@ -14,11 +15,29 @@ from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
 from .database import Database
-from .errors import handle_http_exception
+from .errors import PROBLEM_MEDIA_TYPE, ProblemSchema, handle_http_exception
 
 
 class Api(_Api):  # type: ignore[misc]
-    """flask-smorest's Api answering every error as RFC 9457 problem+json."""
+    """flask-smorest's Api answering, and documenting, every error as RFC 9457 problem+json."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """Document error responses as ``application/problem+json``, not flask-smorest's shape."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if status >= 400:
+                response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": ProblemSchema}}
+            self.spec.components.response(status.name, response, lazy=True)
+        self.spec.components.response(
+            "DEFAULT_ERROR",
+            {"description": "Error", "content": {PROBLEM_MEDIA_TYPE: {"schema": ProblemSchema}}},
+            lazy=True,
+        )
+
+    def _register_pagination_header(self) -> None:
+        """Lists page with keyset cursors, not flask-smorest's page numbers: no header to document."""
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         """Answer as a problem, not flask-smorest's own error shape."""

@@ -8,9 +8,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import marshmallow as ma
 import yaml
 from flask import Flask
+
+from .errors import ProblemSchema
 
 OPENAPI_SETTINGS = {
     "API_TITLE": "nrm-api",
@@ -33,19 +34,8 @@ OPENAPI_SETTINGS = {
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-class ProblemSchema(ma.Schema):
-    """An RFC 9457 problem: every error but the token endpoint's."""
-
-    type = ma.fields.String(required=True, metadata={"example": "urn:nrm:problem:validation-failed"})
-    title = ma.fields.String(required=True)
-    status = ma.fields.Integer(required=True)
-    detail = ma.fields.String()
-    errors = ma.fields.Dict(metadata={"description": "Field errors, by location and field name."})
-
-
 def register_components(api: Any) -> None:
-    """Add the shared components: the problem shape and the bearer scheme."""
-    api.spec.components.schema("Problem", schema=ProblemSchema)
+    """Add the shared components: the bearer scheme (the problem shape comes with the responses)."""
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

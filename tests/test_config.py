@@ -1,0 +1,38 @@
+"""The app refuses to start without its secrets; no default secret exists in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nrm_api import create_app
+from nrm_api.config import ConfigError
+from tests.conftest import settings
+
+
+def test_no_secret_key_no_start(keyring_path: Path) -> None:
+    with pytest.raises(ConfigError, match="NRM_SECRET_KEY"):
+        create_app(settings("sqlite://", keyring_path, SECRET_KEY=None))
+    with pytest.raises(ConfigError, match="NRM_SECRET_KEY"):
+        create_app(settings("sqlite://", keyring_path, SECRET_KEY="short"))
+
+
+def test_no_keyring_no_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="keys init"):
+        create_app(settings("sqlite://", tmp_path / "absent.json"))
+
+
+def test_access_tokens_may_not_outlive_ten_minutes(keyring_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ACCESS_TOKEN_SECONDS"):
+        create_app(settings("sqlite://", keyring_path, ACCESS_TOKEN_SECONDS=3600))
+
+
+def test_settings_come_from_nrm_variables(monkeypatch: pytest.MonkeyPatch, keyring_path: Path) -> None:
+    monkeypatch.setenv("NRM_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("NRM_KEYRING", str(keyring_path))
+    monkeypatch.setenv("NRM_DATABASE_URL", "sqlite://")
+    monkeypatch.setenv("NRM_BASE_URL", "https://nrm.example.by/")
+    app = create_app()
+    assert app.config["BASE_URL"] == "https://nrm.example.by"
+    assert app.config["JWT_DECODE_AUDIENCE"] == "https://nrm.example.by"
