@@ -11,8 +11,6 @@ from typing import Any
 import yaml
 from flask import Flask
 
-from .errors import ProblemSchema
-
 OPENAPI_SETTINGS = {
     "API_TITLE": "nrm-api",
     "API_VERSION": "v1",

@@ -46,7 +46,7 @@ def _database_ok() -> bool:
         db.session.rollback()
         return True
     except Exception:  # noqa: BLE001 - any failure means not ready; the detail stays out of the answer
-        db.session.remove()
+        db.session.close()
         return False
 
 

@@ -1,5 +1,8 @@
-"""Fixtures: a real database per backend (PostgreSQL when it answers, and SQLite), each test
-inside a transaction rolled back at the end, and factories that make objects."""
+"""Fixtures: a real database per backend, a transaction per test, factories that make objects.
+
+PostgreSQL runs when it answers (CI requires it), SQLite always; each test runs inside a
+transaction rolled back at its end.
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ class Permission(StrEnum):
 
     AGENCY_READ = "agency:read"
     AGENCY_CREATE = "agency:create"
-    TOKEN_REVOKE = "token:revoke"
+    TOKEN_REVOKE = "token:revoke"  # noqa: S105 - a permission name, not a secret
 
 
 #: Which permissions each role holds. A permission not listed is denied.

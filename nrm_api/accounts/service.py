@@ -8,14 +8,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from ..audit import service as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
-from ..crypto import TokenError
-from ..crypto import jose
+from ..crypto import TokenError, jose
 from ..database import utcnow
 from ..extensions import db
 from . import tokens
@@ -44,7 +43,7 @@ class Grant:
 
     access_token: str
     expires_in: int
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type
 
 
 def issue_client_token(params: Mapping[str, Any], actor: Actor) -> Grant:
@@ -166,7 +165,3 @@ def revoke_token(actor: Actor, claims: Mapping[str, Any]) -> None:
     audit.record(actor, Permission.TOKEN_REVOKE, "allowed", resource=f"token:{claims['jti']}")
     db.session.commit()
 
-
-def client_keys(client_id: str) -> list[ClientKey]:
-    """Every key ever registered for a client, revoked ones included."""
-    return list(db.session.scalars(select(ClientKey).where(ClientKey.client_id == client_id)))

@@ -13,7 +13,7 @@ from ..crypto.keyring import Keyring
 from ..extensions import db, jwt
 from .models import RevokedToken
 
-TOKEN_TYPE = "at+jwt"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT typ of access tokens (RFC 9068)
 
 
 def keyring() -> Keyring:

@@ -8,7 +8,7 @@ from enum import StrEnum
 class AuditAction(StrEnum):
     """An event of the log that no ``Permission`` names."""
 
-    AUTH_TOKEN = "auth:token"
+    AUTH_TOKEN = "auth:token"  # noqa: S105 - an action name
     AUTH_LOGIN = "auth:login"
     CLIENT_CREATE = "client:create"
     CLIENT_KEY_ADD = "client:key-add"

@@ -50,14 +50,16 @@ def parse_public_jwk(key: Any) -> dict[str, str]:
             f"only Ed25519 keys (kty OKP, crv Ed25519) are accepted, not kty={key.get('kty')!r} crv={key.get('crv')!r}"
         )
     x = key.get("x")
+    if not isinstance(x, str):
+        raise KeyFormatError("the key has no 'x' member")
     try:
         OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x})
     except (JoseError, ValueError, TypeError):
         raise KeyFormatError("the key's 'x' is not a valid Ed25519 public key") from None
-    kid = key.get("kid") or thumbprint(str(x))
+    kid = key.get("kid") or thumbprint(x)
     if not isinstance(kid, str) or not 0 < len(kid) <= 200:
         raise KeyFormatError("'kid' must be a string of at most 200 characters")
-    return {"kty": "OKP", "crv": "Ed25519", "x": str(x), "kid": kid}
+    return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid}
 
 
 def unverified_header(compact: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 import nrm_api.models  # noqa: F401 - every table registered on Base
 from nrm_api.database import Base, make_engine
@@ -23,7 +24,7 @@ def run() -> None:
     engine.dispose()
 
 
-def _migrate(connection: object) -> None:
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection, target_metadata=target_metadata, compare_type=True, render_as_batch=True
     )

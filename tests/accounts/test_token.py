@@ -20,7 +20,16 @@ from nrm_api.accounts import admin
 from nrm_api.crypto.jose import generate_private_jwk
 from nrm_api.crypto.keyring import unb64u
 from tests.conftest import (
-    BASE_URL, OPERATOR, assertion, audit_events, bearer, create_client, dispose, last_event, settings, token_form,
+    BASE_URL,
+    OPERATOR,
+    assertion,
+    audit_events,
+    bearer,
+    create_client,
+    dispose,
+    last_event,
+    settings,
+    token_form,
 )
 
 TOKEN = "/api/v1/auth/token"
