@@ -25,7 +25,19 @@ def _app() -> Flask:
         raise click.ClickException(str(error)) from None
 
 
-@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False, add_version_option=False,
+class _Group(FlaskGroup):
+    """Flask's group, listing only nrm-api's own commands: ``--help`` works with no configuration."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Our commands, without loading the app to look for more."""
+        return sorted(click.Group.list_commands(self, ctx))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """One of our commands; the app is created only when the command needs it."""
+        return click.Group.get_command(self, ctx, name)
+
+
+@click.group(cls=_Group, create_app=_app, add_default_commands=False, add_version_option=False,
              load_dotenv=False, set_debug_flag=False)
 def main() -> None:
     """Operate nrm-api: database, directory, principals, keys, OpenAPI and the server."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -138,3 +138,38 @@ def test_user_add_refuses_bad_input(app: Flask) -> None:
              says="no agency", stdin="a long enough password\n")
     assert _run(app, *base, "--role", "caseworker", stdin="a long enough password\n").exit_code == 0
     _refused(app, *base, "--role", "caseworker", says="exists already", stdin="a long enough password\n")
+
+
+def test_help_lists_every_command_without_any_configuration(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NRM_")} | {"NRM_INSTANCE_PATH": str(tmp_path)}
+    nrm_api = str(Path(sys.executable).with_name("nrm-api"))
+    listing = subprocess.run([nrm_api, "--help"], env=env, capture_output=True, text=True, timeout=60, check=True)
+    for command in ("db", "agency", "client", "user", "keys", "openapi", "serve", "demo"):
+        assert f"  {command} " in listing.stdout
+    refused = subprocess.run([nrm_api, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60,
+                             check=False)
+    assert refused.returncode != 0
+    assert "NRM_SECRET_KEY" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_keys_init_creates_a_private_keyring_once(tmp_path: Path) -> None:
+    from nrm_api.crypto.keyring import Keyring
+
+    path = tmp_path / "ring" / "keyring.json"
+    runner = CliRunner()
+    first = runner.invoke(main, ["keys", "init"], env={"NRM_KEYRING": str(path)})
+    assert first.exit_code == 0, first.output
+    assert path.stat().st_mode & 0o777 == 0o600
+    before = path.read_bytes()
+    second = runner.invoke(main, ["keys", "init"], env={"NRM_KEYRING": str(path)})
+    assert second.exit_code != 0
+    assert "refusing to overwrite" in second.output
+    assert path.read_bytes() == before
+    ring = Keyring.load(path)
+    assert ring.token_key.kid != ring.signing_key.kid
+    assert ring.unseal(ring.seal(b"seed", "user:a:totp"), "user:a:totp") == b"seed"
