@@ -11,6 +11,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config, errors, http
 from .accounts import tokens
 from .accounts.service import OAuthError
+from .audit import service as audit_service
+from .audit.background import Background
 from .crypto.keyring import Keyring
 from .extensions import Api, db, jwt, limiter
 from .openapi import OPENAPI_SETTINGS, register_components
@@ -27,6 +29,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])  # type: ignore[method-assign]
     tokens.configure(app)
     db.init_app(app)
+    background = Background(app, app.config["AUDIT_SEQUENCER_INTERVAL"])
+    app.extensions["nrm_audit_background"] = background
+    audit_service.install(db.session_factory(app), background.notify)
     jwt.init_app(app)
     limiter.init_app(app)
     api = Api(app)

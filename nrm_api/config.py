@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ACCESS_TOKEN_MAX_SECONDS = 600
 
@@ -27,11 +28,16 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if environ is None else environ
     instance = _instance_path()
     token_seconds = int(env.get("NRM_ACCESS_TOKEN_SECONDS", "600"))
+    base_url = env.get("NRM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
     return {
         "SECRET_KEY": env.get("NRM_SECRET_KEY"),
         "DATABASE_URL": env.get("NRM_DATABASE_URL", f"sqlite:///{instance / 'nrm.db'}"),
         "KEYRING": env.get("NRM_KEYRING", str(instance / "keyring.json")),
-        "BASE_URL": env.get("NRM_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        "BASE_URL": base_url,
+        #: The audit log's name in its checkpoints (C2SP origin line).
+        "AUDIT_ORIGIN": env.get("NRM_AUDIT_ORIGIN", f"{urlsplit(base_url).netloc}/audit-log"),
+        #: Seconds between sequencer runs in each process; 0 runs it only from `nrm-api audit sequence`.
+        "AUDIT_SEQUENCER_INTERVAL": float(env.get("NRM_AUDIT_SEQUENCER_INTERVAL", "1")),
         "REDIS_URL": env.get("NRM_REDIS_URL") or None,
         "ACCESS_TOKEN_SECONDS": token_seconds,
         "PROXY_COUNT": int(env.get("NRM_PROXY_COUNT", "0")),

@@ -101,6 +101,11 @@ class Database:
         def _remove(_exc: BaseException | None) -> None:
             app.extensions["nrm_db"].session.remove()
 
+    def session_factory(self, app: Flask) -> sessionmaker[Session]:
+        """The sessionmaker behind ``app``'s scoped session, for session-level event hooks."""
+        state: _State = app.extensions["nrm_db"]
+        return state.session.session_factory
+
     @property
     def _state(self) -> _State:
         state: _State = current_app.extensions["nrm_db"]

@@ -2,6 +2,6 @@
 
 from .accounts.models import Client, ClientKey, RevokedToken, UsedAssertion, User
 from .agencies.models import Agency
-from .audit.models import AuditEvent
+from .audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditQueue
 
-__all__ = ["Agency", "AuditEvent", "Client", "ClientKey", "RevokedToken", "UsedAssertion", "User"]
+__all__ = ["Agency", "AuditCheckpoint", "AuditEvent", "AuditLeaf", "AuditNode", "AuditQueue", "Client", "ClientKey", "RevokedToken", "UsedAssertion", "User"]

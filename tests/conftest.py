@@ -85,7 +85,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def settings(database_url: str, keyring_path: Path, **extra: Any) -> dict[str, Any]:
     """The app's settings in tests: a random secret, the session's keyring and database."""
     return {"SECRET_KEY": secrets.token_urlsafe(32), "KEYRING": str(keyring_path), "DATABASE_URL": database_url,
-            "BASE_URL": BASE_URL, "REDIS_URL": None, **extra}
+            "BASE_URL": BASE_URL, "REDIS_URL": None, "AUDIT_SEQUENCER_INTERVAL": 0, **extra}
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,13 @@
-"""The audit table: insert-only. Positions and the Merkle tree are the sequencer's (issue 3)."""
+"""The audit tables: events, their positions, the Merkle tree and checkpoints. All insert-only."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..database import Base
+from ..database import Base, utcnow
 
 OUTCOMES = ("allowed", "denied", "failed")
 
@@ -43,3 +43,49 @@ class AuditEvent(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     #: Lowercase hex SHA-256 of ``body``.
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLeaf(Base):
+    """A position in the log, given by the sequencer: gapless, in commit order, insert-only."""
+
+    __tablename__ = "audit_leaves"
+
+    #: The position, from 0; never a database sequence value.
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                     autoincrement=False)
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), unique=True)
+    #: ``SHA-256(0x00 ‖ event body)``.
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The service's Ed25519 signature of (log, position, leaf hash): pins a fault to its position.
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditNode(Base):
+    """The hash of a perfect subtree of ``2**level`` leaves (level ≥ 1), insert-only."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                       autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditCheckpoint(Base):
+    """A signed checkpoint (C2SP signed note) of the log at ``tree_size`` leaves, insert-only."""
+
+    __tablename__ = "audit_checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                           autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditQueue(Base):
+    """Committed events waiting for a position; the sequencer empties it."""
+
+    __tablename__ = "audit_queue"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)

@@ -1,17 +1,28 @@
-"""Writing audit events: in the caller's transaction, or alone for a refusal."""
+"""Writing audit events: in the caller's transaction, or alone for a refusal.
+
+``record`` holds an event until its transaction commits; the session's ``before_commit`` hook then
+inserts it (with its queue entry for the sequencer) as the transaction's last statements. So the
+row id is drawn right before COMMIT — the order the sequencer sees — and if the insert fails, the
+commit fails with it: no access is committed without its event (fail closed).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
 from ..crypto.canonical import canonical, sha256_hex
 from ..database import utcnow
 from ..extensions import db
 from .actor import Actor
-from .models import OUTCOMES, AuditEvent
+from .models import OUTCOMES, AuditEvent, AuditQueue
+
+PENDING = "nrm_audit_pending"
+WROTE = "nrm_audit_wrote"
 
 
 def record(
@@ -41,22 +52,13 @@ def record(
         "client_address": actor.address,
     }
     body = canonical(content)
-    event = AuditEvent(
-        occurred_at=now,
-        actor=actor.subject,
-        agency=actor.agency,
-        action=str(action),
-        resource=resource,
-        fields=content["fields"],
-        outcome=outcome,
-        reason=reason,
-        request_id=actor.request_id,
-        client_address=actor.address,
-        body=body,
-        sha256=sha256_hex(body),
+    audit_event = AuditEvent(
+        occurred_at=now, actor=actor.subject, agency=actor.agency, action=str(action), resource=resource,
+        fields=content["fields"], outcome=outcome, reason=reason, request_id=actor.request_id,
+        client_address=actor.address, body=body, sha256=sha256_hex(body),
     )
-    (session or db.session).add(event)
-    return event
+    (session or db.session).info.setdefault(PENDING, []).append(audit_event)
+    return audit_event
 
 
 def record_refusal(
@@ -69,6 +71,34 @@ def record_refusal(
     """
     session = db.session
     session.rollback()
-    event = record(actor, action, outcome, resource=resource, reason=reason, session=session)
+    audit_event = record(actor, action, outcome, resource=resource, reason=reason, session=session)
     session.commit()
-    return event
+    return audit_event
+
+
+def _write_pending(session: Session) -> None:
+    pending: list[AuditEvent] = session.info.pop(PENDING, [])
+    if not pending:
+        return
+    session.add_all(pending)
+    session.flush()
+    session.add_all([AuditQueue(event_id=audit_event.id) for audit_event in pending])
+    session.flush()
+    session.info[WROTE] = True
+
+
+def _forget_pending(session: Session, previous: Any) -> None:
+    if not previous.nested:  # a savepoint rolled back keeps the outer transaction's events
+        session.info.pop(PENDING, None)
+
+
+def install(factory: sessionmaker[Session], after_commit: Callable[[], None]) -> None:
+    """Write pending events at commit, drop them at rollback, call ``after_commit`` when some were written."""
+
+    def _after_commit(session: Session) -> None:
+        if session.info.pop(WROTE, False):
+            after_commit()
+
+    event.listen(factory, "before_commit", _write_pending)
+    event.listen(factory, "after_commit", _after_commit)
+    event.listen(factory, "after_soft_rollback", _forget_pending)

@@ -1,0 +1,61 @@
+"""The sequencer inside the app: a daemon thread per process, woken after each audited commit.
+
+Requests never run or wait for it: a commit only sets an event. The thread also runs on a timer,
+so checkpoints come at least every 60 seconds while the log grows, and queued events left by a
+process that died are picked up by any other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from . import log as audit_log
+from . import sequencer
+
+logger = logging.getLogger(__name__)
+
+
+class Background:
+    """Runs ``sequencer.run`` in a thread started on first use."""
+
+    def __init__(self, app: Flask, interval: float) -> None:
+        self.app = app
+        self.interval = interval
+        self.wake = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def notify(self) -> None:
+        """Ask for a run soon (called after every commit that wrote audit events)."""
+        if self.interval <= 0:
+            return
+        if self.thread is None:
+            with self.lock:
+                if self.thread is None:
+                    self.thread = threading.Thread(target=self._loop, name="nrm-audit-sequencer", daemon=True)
+                    self.thread.start()
+        self.wake.set()
+
+    def _loop(self) -> None:
+        while True:
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            self.run_once()
+
+    def run_once(self) -> int:
+        """One pass: sequence what is queued, checkpoint when due. Errors are logged, not raised."""
+        with self.app.app_context():
+            from ..extensions import db
+
+            session = Session(db.engine)
+            try:
+                return sequencer.run(session, audit_log.signer())
+            except Exception as error:  # noqa: BLE001 - the thread must survive; the queue keeps the work
+                logger.error("audit sequencer run failed: %s", type(error).__name__)
+                return 0
+            finally:
+                session.close()

@@ -1,0 +1,105 @@
+"""The live log in the database: sequencing, verification, proofs and bundle export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import IO, Any
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..crypto.keyring import Keyring
+from ..crypto.signatures import public_key_bytes
+from . import bundle, merkle, sequencer
+from .models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditQueue
+from .tree import StoredTree
+from .verify import Entry, Report, verify
+
+#: The columns an auditor filters on, each checked against the hashed bytes.
+COLUMNS = ("actor", "agency", "action", "resource", "outcome", "reason", "request_id", "client_address", "fields")
+
+
+class ColumnMismatch(Exception):
+    """A queried column says something other than the event's hashed bytes."""
+
+    def __init__(self, seq: int, column: str) -> None:
+        super().__init__(f"column {column} of position {seq} differs from the hashed event")
+        self.seq = seq
+        self.column = column
+
+
+def signer() -> sequencer.Signer:
+    """The log's signer in the current app."""
+    ring: Keyring = current_app.extensions["nrm_keyring"]
+    return sequencer.Signer(current_app.config["AUDIT_ORIGIN"], ring.signing_key)
+
+
+def public_keys() -> list[dict[str, str]]:
+    """Every key that ever signed the log (the keyring keeps old versions)."""
+    ring: Keyring = current_app.extensions["nrm_keyring"]
+    return [key.public_jwk() for key in ring.signing_keys]
+
+
+def entries(session: Session, check_columns: bool = False) -> Iterator[Entry]:
+    """Every position in order, streamed; with ``check_columns``, each column checked against its bytes."""
+    query = (select(AuditLeaf.seq, AuditLeaf.leaf_hash, AuditLeaf.signature, AuditEvent)
+             .join(AuditEvent, AuditEvent.id == AuditLeaf.event_id).order_by(AuditLeaf.seq)
+             .execution_options(yield_per=2000))
+    for seq, stored_leaf, signature, event in session.execute(query):
+        if check_columns:
+            _check_columns(seq, stored_leaf, event)
+        yield Entry(seq, event.body, signature)
+
+
+def _check_columns(seq: int, stored_leaf: bytes, event: AuditEvent) -> None:
+    try:
+        content = json.loads(event.body)
+    except ValueError:
+        return  # the verifier names unreadable bytes itself
+    for column in COLUMNS:
+        if getattr(event, column) != content.get(column):
+            raise ColumnMismatch(seq, column)
+    if event.occurred_at.isoformat(timespec="microseconds") != content.get("occurred_at"):
+        raise ColumnMismatch(seq, "occurred_at")
+    if stored_leaf != merkle.leaf_hash(event.body):
+        raise ColumnMismatch(seq, "leaf_hash")
+
+
+def checkpoint_notes(session: Session) -> list[str]:
+    """Every checkpoint, oldest first."""
+    return list(session.scalars(select(AuditCheckpoint.note).order_by(AuditCheckpoint.tree_size)))
+
+
+def verify_live(session: Session) -> Report:
+    """Verify the stored log, its columns included."""
+    sign = signer()
+    trusted = [public_key_bytes(key["x"]) for key in public_keys()]
+    try:
+        report = verify(entries(session, check_columns=True), checkpoint_notes(session), sign.origin, trusted)
+    except ColumnMismatch as mismatch:
+        report = Report(False, mismatch.seq, None, first_invalid_seq=mismatch.seq, problem="altered",
+                        detail=str(mismatch))
+    report.extra["pending"] = int(session.scalar(select(func.count()).select_from(AuditQueue)) or 0)
+    return report
+
+
+def export_bundle(session: Session, out: IO[str]) -> int:
+    """Write the whole log as a bundle; return the number of events."""
+    return bundle.write(out, signer().origin, public_keys(), checkpoint_notes(session), entries(session))
+
+
+def inclusion(session: Session, seq: int, tree_size: int | None = None) -> dict[str, Any] | None:
+    """An inclusion proof of position ``seq`` against a checkpoint (the newest by default)."""
+    query = select(AuditCheckpoint).where(AuditCheckpoint.tree_size > seq)
+    if tree_size is not None:
+        query = query.where(AuditCheckpoint.tree_size == tree_size)
+    checkpoint = session.scalars(query.order_by(AuditCheckpoint.tree_size.desc()).limit(1)).first()
+    leaf = session.get(AuditLeaf, seq)
+    if checkpoint is None or leaf is None:
+        return None
+    event = session.get(AuditEvent, leaf.event_id)
+    proof = StoredTree(session, checkpoint.tree_size).inclusion_proof(seq, checkpoint.tree_size)
+    return {"seq": seq, "tree_size": checkpoint.tree_size, "leaf_hash": leaf.leaf_hash, "proof": proof,
+            "checkpoint": checkpoint.note, "event": event.body if event else b""}
