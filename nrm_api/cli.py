@@ -105,9 +105,10 @@ def serve(host: str, port: int, workers: int) -> None:
 def _register() -> None:
     from .accounts.cli import client_cli, user_cli
     from .agencies.cli import agency_cli
+    from .audit.cli import audit_cli
     from .demo import demo_cli
 
-    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, demo_cli):
+    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, audit_cli, demo_cli):
         main.add_command(group)
 
 

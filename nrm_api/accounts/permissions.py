@@ -10,6 +10,9 @@ class Permission(StrEnum):
 
     AGENCY_READ = "agency:read"
     AGENCY_CREATE = "agency:create"
+    AUDIT_READ = "audit:read"
+    AUDIT_EXPORT = "audit:export"
+    AUDIT_VERIFY = "audit:verify"
     TOKEN_REVOKE = "token:revoke"  # noqa: S105 - a permission name, not a secret
 
 
@@ -18,7 +21,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "system": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
     "caseworker": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
     "agency_admin": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
-    "auditor": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
+    "auditor": frozenset({Permission.AGENCY_READ, Permission.AUDIT_READ, Permission.AUDIT_EXPORT,
+                          Permission.AUDIT_VERIFY, Permission.TOKEN_REVOKE}),
     "network_admin": frozenset({Permission.AGENCY_READ, Permission.AGENCY_CREATE, Permission.TOKEN_REVOKE}),
 }
 

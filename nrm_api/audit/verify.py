@@ -138,18 +138,22 @@ class _Walk:
 
     def _localize(self, end: int, rest: Iterator[Entry] | None = None) -> Report | None:
         """Check the per-position signatures of the positions no checkpoint has covered yet."""
-        for position, (entry, leaf) in enumerate(self.window, start=end - len(self.window)):
-            if self._signed(position, leaf, entry.signature):
+        first = end - len(self.window)
+        for offset, (entry, leaf) in enumerate(self.window):
+            if self._signed(first + offset, leaf, entry.signature):
                 continue
-            return self._invalid(position, self._kind(position, entry, rest), "the position's signature fails")
+            following = self.window[offset + 1][0] if offset + 1 < len(self.window) else \
+                next(rest, None) if rest is not None else None
+            return self._invalid(first + offset, self._kind(first + offset, entry, following),
+                                 "the position's signature fails")
         return None
 
-    def _kind(self, position: int, entry: Entry, rest: Iterator[Entry] | None) -> str:
+    def _kind(self, position: int, entry: Entry, following: Entry | None) -> str:
+        """Say how a position went wrong, from where its signature does verify."""
         leaf = merkle.leaf_hash(entry.body)
         if any(self._signed(other, leaf, entry.signature) for other in range(max(0, position - 8), position + 9)
                if other != position):
             return "removed" if self._signed(position + 1, leaf, entry.signature) else "reordered"
-        following = next(rest, None) if rest is not None else None
         if following is not None and self._signed(position, merkle.leaf_hash(following.body), following.signature):
             return "inserted"
         return "altered"

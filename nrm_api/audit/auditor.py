@@ -1,0 +1,89 @@
+"""The auditor's use cases. Each is itself audited, before anything is disclosed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from ..accounts.permissions import Permission
+from ..errors import NotFoundError
+from ..extensions import db
+from . import log as audit_log
+from . import notes, queries, service
+from .actor import Actor
+from .models import AuditCheckpoint
+from .tree import StoredTree
+from .verify import Report
+
+MAX_CHECKPOINTS = 1000
+
+
+def _audited(actor: Actor, permission: Permission, resource: str) -> None:
+    service.record(actor, permission, "allowed", resource=resource)
+    db.session.commit()
+
+
+def list_events(actor: Actor, filters: Mapping[str, Any], cursor: str | None, limit: int) -> queries.Page:
+    """A page of events matching ``filters``."""
+    result = queries.page(db.session, filters, cursor, limit)
+    _audited(actor, Permission.AUDIT_READ, "audit:events")
+    return result
+
+
+def access_log(actor: Actor, resource: str, cursor: str | None, limit: int) -> queries.Page:
+    """Every audited access to one record (``form:ID`` once forms exist)."""
+    result = queries.page(db.session, {"resource": resource}, cursor, limit)
+    _audited(actor, Permission.AUDIT_READ, f"access-log:{resource}")
+    return result
+
+
+def export_events(actor: Actor, filters: Mapping[str, Any], fmt: str) -> Iterator[str]:
+    """The matching events as CSV or JSON Lines, streamed; the export is audited before it starts."""
+    _audited(actor, Permission.AUDIT_EXPORT, f"audit:export:{fmt}")
+    rows = queries.stream(db.session, filters)
+    return queries.as_csv(rows) if fmt == "csv" else queries.as_jsonl(rows)
+
+
+def list_checkpoints(actor: Actor, limit: int = 100) -> dict[str, Any]:
+    """The newest checkpoints and the key to verify them with."""
+    query = select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(min(limit, MAX_CHECKPOINTS))
+    items = list(db.session.scalars(query))
+    signer = audit_log.signer()
+    keys = [notes.verifier_key(signer.origin, audit_log.public_key(key)) for key in audit_log.public_keys()]
+    _audited(actor, Permission.AUDIT_READ, "audit:checkpoints")
+    return {"origin": signer.origin, "verifier_keys": keys, "items": items}
+
+
+def verify(actor: Actor) -> Report:
+    """Verify the whole stored log."""
+    report = audit_log.verify_live(db.session)
+    db.session.rollback()
+    service.record(actor, Permission.AUDIT_VERIFY, "allowed", resource="audit:log",
+                   reason="valid" if report.valid else f"invalid:{report.problem}")
+    db.session.commit()
+    return report
+
+
+def inclusion_proof(actor: Actor, seq: int, tree_size: int | None) -> dict[str, Any]:
+    """An inclusion proof of position ``seq``."""
+    proof = audit_log.inclusion(db.session, seq, tree_size)
+    if proof is None:
+        service.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=f"audit:position:{seq}")
+        raise NotFoundError("no such position under a checkpoint (yet): try again after the next checkpoint")
+    _audited(actor, Permission.AUDIT_READ, f"audit:position:{seq}")
+    return proof
+
+
+def consistency_proof(actor: Actor, old: int, new: int) -> dict[str, Any]:
+    """A consistency proof between two checkpoints."""
+    sizes = set(db.session.scalars(select(AuditCheckpoint.tree_size)
+                                   .where(AuditCheckpoint.tree_size.in_([old, new]))))
+    if {old, new} - sizes or old > new:
+        service.record_refusal(actor, Permission.AUDIT_READ, reason="not_found",
+                               resource=f"audit:consistency:{old}:{new}")
+        raise NotFoundError("both sizes must be checkpoints, the first no larger than the second")
+    proof = StoredTree(db.session, new).consistency_proof(old, new)
+    _audited(actor, Permission.AUDIT_READ, f"audit:consistency:{old}:{new}")
+    return {"old": old, "new": new, "proof": proof}

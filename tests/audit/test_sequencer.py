@@ -1,0 +1,119 @@
+"""The sequencer: gapless positions, a signed Merkle tree, checkpoints every 1,000 events or 60 s."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from nrm_api.audit import log as audit_log
+from nrm_api.audit import merkle, notes, sequencer
+from nrm_api.audit.models import AuditCheckpoint, AuditLeaf, AuditQueue
+from nrm_api.audit.tree import StoredTree, frontier_keys
+from nrm_api.crypto.signatures import verify_ed25519
+from nrm_api.extensions import db
+from tests.audit.helpers import add_events, sequence
+
+
+def _trusted() -> list[bytes]:
+    return [audit_log.public_key(key) for key in audit_log.public_keys()]
+
+
+def test_committed_events_get_gapless_positions_and_signed_leaves(app: Flask) -> None:
+    sequence()
+    base = sequencer.size(db.session)
+    add_events(7)
+    assert sequence() == 7
+    leaves = list(db.session.scalars(select(AuditLeaf).where(AuditLeaf.seq >= base).order_by(AuditLeaf.seq)))
+    assert [leaf.seq for leaf in leaves] == list(range(base, base + 7))
+    assert db.session.scalar(select(func.count()).select_from(AuditQueue)) == 0
+    origin = audit_log.signer().origin
+    for leaf in leaves:
+        message = notes.leaf_message(origin, leaf.seq, leaf.leaf_hash)
+        assert any(verify_ed25519(key, message, leaf.signature) for key in _trusted())
+    assert sequence() == 0
+
+
+def test_rolled_back_events_leave_no_gap(app: Flask) -> None:
+    from nrm_api.audit import service
+    from tests.audit.helpers import WRITER
+
+    sequence()
+    base = sequencer.size(db.session)
+    service.record(WRITER, "test:event", "allowed")
+    db.session.rollback()
+    add_events(2)
+    sequence()
+    assert list(db.session.scalars(select(AuditLeaf.seq).where(AuditLeaf.seq >= base))) == [base, base + 1]
+
+
+def test_a_checkpoint_is_signed_every_thousand_events(app: Flask) -> None:
+    add_events(1)
+    sequence(checkpoint=True)
+    start = sequencer.size(db.session)
+    add_events(2500)
+    sequence()
+    sizes = list(db.session.scalars(select(AuditCheckpoint.tree_size).where(AuditCheckpoint.tree_size > start)))
+    assert sizes == [start + 1000, start + 2000]
+    checkpoint = sequencer.latest_checkpoint(db.session)
+    assert checkpoint is not None
+    opened = notes.open_checkpoint(checkpoint.note, audit_log.signer().origin, _trusted())
+    assert opened.root == StoredTree(db.session, opened.size).root()
+
+
+def test_a_checkpoint_is_signed_after_sixty_seconds(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_events(1)
+    sequence(checkpoint=True)
+    add_events(3)
+    sequence()
+    latest = sequencer.latest_checkpoint(db.session)
+    assert latest is not None and latest.tree_size < sequencer.size(db.session)
+    monkeypatch.setattr(sequencer, "CHECKPOINT_AFTER", timedelta(0))
+    add_events(1)
+    sequence()
+    latest = sequencer.latest_checkpoint(db.session)
+    assert latest is not None and latest.tree_size == sequencer.size(db.session)
+
+
+def test_stored_tree_matches_a_tree_built_in_memory(app: Flask) -> None:
+    add_events(37)
+    sequence(checkpoint=True)
+    size = sequencer.size(db.session)
+    memory = merkle.MemoryTree()
+    for leaf in db.session.scalars(select(AuditLeaf.leaf_hash).order_by(AuditLeaf.seq)):
+        memory.append(leaf)
+    stored = StoredTree(db.session, size)
+    assert stored.root() == memory.root()
+    for old in (1, size // 3, size - 1):
+        proof = stored.consistency_proof(old, size)
+        merkle.verify_consistency(old, size, memory.root(old), memory.root(), proof)
+
+
+def test_no_checkpoint_is_signed_over_a_rewritten_tree(app: Flask, backend: str) -> None:
+    add_events(4)
+    sequence(checkpoint=True)
+    level, index = frontier_keys(sequencer.size(db.session))[0]
+    _without_triggers(backend, "audit_leaves", "audit_nodes")
+    if level == 0:
+        db.session.execute(text("UPDATE audit_leaves SET leaf_hash = :h WHERE seq = :i"), {"h": bytes(32), "i": index})
+    else:
+        db.session.execute(text('UPDATE audit_nodes SET hash = :h WHERE level = :l AND "index" = :i'),
+                           {"h": bytes(32), "l": level, "i": index})
+    before = db.session.scalar(select(func.count()).select_from(AuditCheckpoint))
+    add_events(1)
+    with pytest.raises(sequencer.LogIntegrityError):
+        sequence(checkpoint=True)
+    assert db.session.scalar(select(func.count()).select_from(AuditCheckpoint)) == before
+
+
+def _without_triggers(backend: str, *tables: str) -> None:
+    """What a rogue administrator does first (undone with the test's transaction)."""
+    for table in tables:
+        if backend == "postgresql":
+            db.session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
+        else:
+            for name in db.session.scalars(text(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"), {"t": table}):
+                db.session.execute(text(f"DROP TRIGGER {name}"))
