@@ -29,9 +29,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])  # type: ignore[method-assign]
     tokens.configure(app)
     db.init_app(app)
-    background = Background(app, app.config["AUDIT_SEQUENCER_INTERVAL"])
-    app.extensions["nrm_audit_background"] = background
-    audit_service.install(db.session_factory(app), background.notify)
+    app.extensions["nrm_audit_background"] = Background(app, app.config["AUDIT_SEQUENCER_INTERVAL"])
+    audit_service.install()
     jwt.init_app(app)
     limiter.init_app(app)
     api = Api(app)

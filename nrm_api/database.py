@@ -97,14 +97,13 @@ class Database:
         factory = sessionmaker(bind=engine, expire_on_commit=False)
         app.extensions["nrm_db"] = _State(engine, scoped_session(factory))
 
-        @app.teardown_appcontext
         def _remove(_exc: BaseException | None) -> None:
             app.extensions["nrm_db"].session.remove()
 
-    def session_factory(self, app: Flask) -> sessionmaker[Session]:
-        """The sessionmaker behind ``app``'s scoped session, for session-level event hooks."""
-        state: _State = app.extensions["nrm_db"]
-        return state.session.session_factory
+        # after each request, even one that shares an app context (as tests and CLI runners do),
+        # so a failed transaction never leaks into the next unit of work
+        app.teardown_request(_remove)
+        app.teardown_appcontext(_remove)
 
     @property
     def _state(self) -> _State:

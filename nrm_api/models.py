@@ -4,4 +4,7 @@ from .accounts.models import Client, ClientKey, RevokedToken, UsedAssertion, Use
 from .agencies.models import Agency
 from .audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditQueue
 
-__all__ = ["Agency", "AuditCheckpoint", "AuditEvent", "AuditLeaf", "AuditNode", "AuditQueue", "Client", "ClientKey", "RevokedToken", "UsedAssertion", "User"]
+__all__ = [
+    "Agency", "AuditCheckpoint", "AuditEvent", "AuditLeaf", "AuditNode", "AuditQueue",
+    "Client", "ClientKey", "RevokedToken", "UsedAssertion", "User",
+]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Generator
 from contextlib import closing
-from collections.abc import Iterator
 from typing import IO, Any
 
 from flask import current_app
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..crypto.keyring import Keyring
 from ..crypto.signatures import public_key_bytes
-from . import bundle, merkle, sequencer
+from . import bundle, sequencer
 from .models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditQueue
 from .tree import StoredTree
 from .verify import Entry, Report, verify
@@ -48,7 +48,7 @@ def public_key(jwk: dict[str, str]) -> bytes:
     return public_key_bytes(jwk["x"])
 
 
-def entries(session: Session, check_columns: bool = False) -> Iterator[Entry]:
+def entries(session: Session, check_columns: bool = False) -> Generator[Entry, None, None]:
     """Every position in order, streamed; with ``check_columns``, each column checked against its bytes."""
     query = (select(AuditLeaf.seq, AuditLeaf.signature, AuditEvent)
              .join(AuditEvent, AuditEvent.id == AuditLeaf.event_id).order_by(AuditLeaf.seq)

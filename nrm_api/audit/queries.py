@@ -49,8 +49,9 @@ def decode_cursor(cursor: str) -> int:
     return after
 
 
-def _query(filters: Mapping[str, Any]) -> Select[Any]:
-    query = select(AuditEvent, AuditLeaf.seq).outerjoin(AuditLeaf, AuditLeaf.event_id == AuditEvent.id)
+def _query(filters: Mapping[str, Any]) -> Select[AuditEvent, int | None]:
+    query: Select[AuditEvent, int | None] = select(AuditEvent, AuditLeaf.seq).outerjoin(
+        AuditLeaf, AuditLeaf.event_id == AuditEvent.id)
     for name in FILTERS:
         if filters.get(name) is not None:
             query = query.where(getattr(AuditEvent, name) == filters[name])

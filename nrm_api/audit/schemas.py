@@ -44,7 +44,8 @@ class EventSchema(ma.Schema):
     agency = ma.fields.String(allow_none=True)
     action = ma.fields.String()
     resource = ma.fields.String(allow_none=True)
-    fields = ma.fields.List(ma.fields.String(), metadata={"description": "Names of the fields disclosed."})
+    disclosed = ma.fields.List(ma.fields.String(), data_key="fields", attribute="fields",
+                               metadata={"description": "Names of the fields disclosed."})
     outcome = ma.fields.String()
     reason = ma.fields.String(allow_none=True)
     request_id = ma.fields.String(allow_none=True)

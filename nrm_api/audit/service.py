@@ -8,12 +8,13 @@ commit fails with it: no access is committed without its event (fail closed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ..crypto.canonical import canonical, sha256_hex
 from ..database import utcnow
@@ -92,13 +93,18 @@ def _forget_pending(session: Session, previous: Any) -> None:
         session.info.pop(PENDING, None)
 
 
-def install(factory: sessionmaker[Session], after_commit: Callable[[], None]) -> None:
-    """Write pending events at commit, drop them at rollback, call ``after_commit`` when some were written."""
+def _after_commit(session: Session) -> None:
+    if session.info.pop(WROTE, False) and has_app_context():
+        current_app.extensions["nrm_audit_background"].notify()
 
-    def _after_commit(session: Session) -> None:
-        if session.info.pop(WROTE, False):
-            after_commit()
 
-    event.listen(factory, "before_commit", _write_pending)
-    event.listen(factory, "after_commit", _after_commit)
-    event.listen(factory, "after_soft_rollback", _forget_pending)
+def install() -> None:
+    """Hook every session: write pending events at commit, drop them at rollback, wake the sequencer.
+
+    On the ``Session`` class, not one factory, so no session can record an event that is then lost.
+    """
+    if event.contains(Session, "before_commit", _write_pending):
+        return
+    event.listen(Session, "before_commit", _write_pending)
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_soft_rollback", _forget_pending)

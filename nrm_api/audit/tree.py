@@ -37,9 +37,10 @@ class StoredTree:
             rows = self.session.execute(select(AuditLeaf.seq, AuditLeaf.leaf_hash).where(AuditLeaf.seq.in_(leaves)))
             self.cache.update({(0, seq): value for seq, value in rows})
         if nodes:
-            rows = self.session.execute(select(AuditNode.level, AuditNode.index, AuditNode.hash)
-                                        .where(tuple_(AuditNode.level, AuditNode.index).in_(nodes)))
-            self.cache.update({(level, index): value for level, index, value in rows})
+            node_rows = self.session.execute(select(AuditNode.level, AuditNode.index, AuditNode.hash)
+                                             .where(tuple_(AuditNode.level, AuditNode.index).in_(nodes)))
+            for level, index, value in node_rows:
+                self.cache[(level, index)] = value
 
     def node(self, level: int, index: int) -> bytes:
         """A stored hash (it must have been loaded)."""

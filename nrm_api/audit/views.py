@@ -12,8 +12,15 @@ from ..accounts.auth import current_actor, requires
 from ..accounts.permissions import Permission
 from . import auditor
 from .schemas import (
-    CheckpointListSchema, ConsistencyQuerySchema, ConsistencySchema, EventPageQuerySchema, EventPageSchema,
-    ExportQuerySchema, ProofQuerySchema, ProofSchema, VerifySchema,
+    CheckpointListSchema,
+    ConsistencyQuerySchema,
+    ConsistencySchema,
+    EventPageQuerySchema,
+    EventPageSchema,
+    ExportQuerySchema,
+    ProofQuerySchema,
+    ProofSchema,
+    VerifySchema,
 )
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit log (auditors)")

@@ -51,8 +51,8 @@ def test_even_the_owner_cannot_truncate_the_log(backend: str, table: str) -> Non
 def test_the_app_role_may_not_change_the_log(backend: str, statement: str) -> None:
     if backend != "postgresql":
         pytest.skip("roles and grants exist on PostgreSQL only")
+    db.session.execute(text("SET ROLE nrm_app"))  # undone with the test's transaction
     with pytest.raises(DatabaseError, match="permission denied"), db.session.begin_nested():
-        db.session.execute(text("SET LOCAL ROLE nrm_app"))
         db.session.execute(text(statement))
 
 
