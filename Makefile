@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test lint typecheck pytest openapi clean system-packages
+.PHONY: run test bench openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,9 +22,13 @@ run: $(STAMP)
 
 ## make test: lint, type-check and run the whole suite (PostgreSQL when it answers, and SQLite)
 test: $(STAMP)
-	$(BIN)/ruff check nrm_api tests
+	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
 	$(BIN)/pytest
+
+## make bench: the benchmarks on PostgreSQL; each figure is one JSON line on standard output
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.audit
 
 openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write

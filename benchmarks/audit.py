@@ -1,0 +1,235 @@
+"""Audit log benchmarks (`make bench`): each figure printed as one JSON line.
+
+- sequencer: 8 writer threads commit audited transactions on PostgreSQL while the sequencer runs;
+  events sequenced per second, wall time until the last one has its position.
+- verify: offline verification of a bundle of 1 M events (``BENCH_VERIFY_EVENTS``).
+- export: ``nrm-api audit export --format jsonl`` over 1 M events, events/s and the peak RSS of
+  that process (flat memory at any size).
+- query: p50/p99 of ``GET /audit/events?resource=…`` over 10 M bulk-loaded events
+  (``BENCH_QUERY_EVENTS``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nrm_api.audit import bundle, merkle, notes, queries, sequencer, service
+from nrm_api.audit import log as audit_log
+from nrm_api.audit.actor import Actor
+from nrm_api.audit.models import AuditLeaf
+from nrm_api.audit.verify import Frontier
+from nrm_api.crypto.keyring import SigningKey
+from nrm_api.extensions import db
+
+from .common import bench_app, figure, note, percentile, postgres_database
+
+WRITERS = 8
+PER_WRITER = int(os.environ.get("BENCH_SEQUENCER_EVENTS_PER_WRITER", "2000"))
+VERIFY_EVENTS = int(os.environ.get("BENCH_VERIFY_EVENTS", "1000000"))
+QUERY_EVENTS = int(os.environ.get("BENCH_QUERY_EVENTS", "10000000"))
+EXPORT_EVENTS = min(QUERY_EVENTS, int(os.environ.get("BENCH_EXPORT_EVENTS", "1000000")))
+QUERIES = 2000
+
+
+def bench_sequencer(url: str) -> None:
+    """Eight writers and one sequencer thread, on PostgreSQL."""
+    with bench_app(url) as (app, _):
+        done = threading.Event()
+        sequenced = 0
+
+        def writer(number: int) -> None:
+            with app.app_context(), Session(db.engine) as session:
+                actor = Actor(f"user:bench-{number}", "moi", "caseworker", None, "127.0.0.1")
+                for n in range(PER_WRITER):
+                    service.record(actor, "bench:event", "allowed", resource=f"bench:{number}:{n}", session=session)
+                    session.commit()
+
+        def sequencing() -> None:
+            nonlocal sequenced
+            with app.app_context(), Session(db.engine) as session:
+                signer = audit_log.signer()
+                while not done.is_set() or sequenced < WRITERS * PER_WRITER:
+                    count = sequencer.run(session, signer)
+                    sequenced += count
+                    if not count:
+                        time.sleep(0.002)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+        runner = threading.Thread(target=sequencing)
+        runner.start()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        writes_done = time.perf_counter() - started
+        done.set()
+        runner.join()
+        elapsed = time.perf_counter() - started
+        with app.app_context(), Session(db.engine) as session:
+            gapless = list(session.scalars(select(AuditLeaf.seq).order_by(AuditLeaf.seq))) == list(range(sequenced))
+        total = WRITERS * PER_WRITER
+        figure("audit.sequencer", backend="postgresql", writers=WRITERS, events=total,
+               events_per_s=round(total / elapsed, 1), writer_commits_per_s=round(total / writes_done, 1),
+               lag_after_last_write_s=round(elapsed - writes_done, 3), gapless=gapless)
+        bench_sequencer_capacity(app)
+
+
+def bench_sequencer_capacity(app: object) -> None:
+    """What one sequencer can do when the queue is full: 20,000 events queued, then sequenced alone."""
+    backlog = WRITERS * PER_WRITER
+    with app.app_context(), Session(db.engine) as session:  # type: ignore[attr-defined]
+        actor = Actor("user:bench-backlog", "moi", "caseworker", None, "127.0.0.1")
+        for n in range(backlog):
+            service.record(actor, "bench:event", "allowed", resource=f"backlog:{n}", session=session)
+            if n % 100 == 99:
+                session.commit()
+        session.commit()
+        started = time.perf_counter()
+        count = sequencer.run(session, audit_log.signer())
+        elapsed = time.perf_counter() - started
+    figure("audit.sequencer_capacity", backend="postgresql", events=count, events_per_s=round(count / elapsed, 1))
+
+
+def _synthetic_bundle(path: Path, count: int) -> None:
+    """A bundle written with the sequencer's own primitives: canonical events, signed positions, checkpoints."""
+    key = SigningKey.from_seed(os.urandom(32))
+    public = base64.urlsafe_b64decode(key.public_jwk()["x"] + "=")
+    origin = "bench.local/audit-log"
+    tree = Frontier()
+    entries: list[str] = []
+    checkpoints: list[str] = []
+    for seq in range(count):
+        body = (f'{{"action":"bench:event","actor":"user:bench","agency":"moi","client_address":"127.0.0.1",'
+                f'"fields":[],"occurred_at":"2026-11-23T00:00:00.000000+00:00","outcome":"allowed",'
+                f'"reason":null,"request_id":"r-{seq}","resource":"bench:{seq}"}}').encode()
+        leaf = merkle.leaf_hash(body)
+        signature = key.sign(notes.leaf_message(origin, seq, leaf))
+        tree.append(leaf)
+        entries.append(json.dumps({"seq": seq, "event": base64.b64encode(body).decode(),
+                                   "signature": base64.b64encode(signature).decode()}))
+        if (seq + 1) % sequencer.CHECKPOINT_EVERY == 0:
+            checkpoints.append(notes.sign_checkpoint(origin, seq + 1, tree.root(), public, key.sign))
+    with path.open("w") as out:
+        out.write(json.dumps({"format": bundle.FORMAT, "origin": origin, "keys": [key.public_jwk()]}) + "\n")
+        for note_text in checkpoints:
+            out.write(json.dumps({"checkpoint": note_text}) + "\n")
+        for line in entries:
+            out.write(line + "\n")
+
+
+def run_measured(args: list[str], env: dict[str, str] | None = None, count_lines: bool = False) -> tuple[str, float]:
+    """Run a command, reading its output as it comes; return the output (or its line count) and its peak RSS."""
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    lines, chunks = 0, []
+    for chunk in iter(lambda: process.stdout.read(1 << 20), b""):  # type: ignore[union-attr]
+        if count_lines:
+            lines += chunk.count(b"\n")
+        else:
+            chunks.append(chunk)
+    process.stdout.close()
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{args[3:5]} exited {process.returncode}")
+    output = str(lines) if count_lines else b"".join(chunks).decode()
+    return output, round(usage.ru_maxrss / 1024, 1)
+
+
+def bench_verify() -> None:
+    """Offline verification of a bundle, in a process of its own (its peak RSS is the verifier's)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "bench.bundle"
+        note(f"writing a bundle of {VERIFY_EVENTS:,} signed events …")
+        _synthetic_bundle(path, VERIFY_EVENTS)
+        started = time.perf_counter()
+        output, peak = run_measured([sys.executable, "-m", "nrm_api.cli", "audit", "verify", "--bundle", str(path)])
+        elapsed = time.perf_counter() - started
+        report = json.loads(output)
+        figure("audit.verify_offline", events=report["events_checked"], valid=report["valid"],
+               events_per_s=round(report["events_checked"] / elapsed, 1), seconds=round(elapsed, 2),
+               peak_rss_mib=peak)
+
+
+def _bulk_load(url: str, count: int) -> None:
+    """COPY ``count`` events into ``audit_events``: 10 events per resource, one a minute."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    resources = max(1, count // 10)
+    with psycopg.connect(plain) as connection, connection.cursor() as cursor:
+        with cursor.copy("COPY audit_events (occurred_at, actor, agency, action, resource, fields, outcome, "
+                         "request_id, client_address, body, sha256) FROM STDIN") as copy:
+            for n in range(count):
+                moment = start + timedelta(minutes=n)
+                res = f"form:{n % resources:08d}"
+                body = (f'{{"action":"form:read","actor":"user:u{n % 500}","agency":"a{n % 40}",'
+                        f'"client_address":"10.0.0.1","fields":["person.name"],'
+                        f'"occurred_at":"{moment.isoformat(timespec="microseconds")}","outcome":"allowed",'
+                        f'"reason":null,"request_id":"r{n}","resource":"{res}"}}').encode()
+                copy.write_row((moment, f"user:u{n % 500}", f"a{n % 40}", "form:read", res, '["person.name"]',
+                                "allowed", f"r{n}", "10.0.0.1", body, merkle.leaf_hash(body).hex()))
+                if n and n % 1_000_000 == 0:
+                    note(f"  … {n:,} events loaded")
+        connection.commit()
+        cursor.execute("ANALYZE audit_events")
+
+
+def bench_query_and_export(url: str) -> None:
+    """Query latency by resource over the bulk-loaded log, and a streamed export of part of it."""
+    note(f"bulk-loading {QUERY_EVENTS:,} events into PostgreSQL …")
+    started = time.perf_counter()
+    _bulk_load(url, QUERY_EVENTS)
+    figure("audit.bulk_load", events=QUERY_EVENTS, seconds=round(time.perf_counter() - started, 1))
+    resources = max(1, QUERY_EVENTS // 10)
+    with bench_app(url) as (app, keyring_path):
+        with app.app_context():
+            rng = random.Random(7)
+            samples = []
+            for _ in range(QUERIES):
+                wanted = {"resource": f"form:{rng.randrange(resources):08d}"}
+                began = time.perf_counter()
+                result = queries.page(db.session, wanted, None, 100)
+                samples.append((time.perf_counter() - began) * 1000)
+                assert result.items
+                db.session.rollback()
+            figure("audit.query_by_resource", events=QUERY_EVENTS, queries=QUERIES,
+                   p50_ms=round(percentile(samples, 0.5), 3), p99_ms=round(percentile(samples, 0.99), 3))
+        until = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=EXPORT_EVENTS)).strftime("%Y-%m-%dT%H:%M:%S%z")
+        env = {**os.environ, "NRM_DATABASE_URL": url, "NRM_KEYRING": str(keyring_path),
+               "NRM_SECRET_KEY": "b" * 40, "NRM_AUDIT_SEQUENCER_INTERVAL": "0"}
+        started = time.perf_counter()
+        lines, peak = run_measured([sys.executable, "-m", "nrm_api.cli", "audit", "export", "--format", "jsonl",
+                                    "--until", until], env=env, count_lines=True)
+        elapsed = time.perf_counter() - started
+        figure("audit.export_jsonl", events=int(lines), events_per_s=round(int(lines) / elapsed, 1), peak_rss_mib=peak)
+
+
+def main() -> None:
+    """Run every audit benchmark on a throwaway PostgreSQL database."""
+    with postgres_database() as url:
+        note("sequencer: 8 writers on PostgreSQL …")
+        bench_sequencer(url)
+    bench_verify()
+    with postgres_database() as url:
+        bench_query_and_export(url)
+
+
+if __name__ == "__main__":
+    main()
