@@ -12,6 +12,7 @@ from nrm_api.audit import log as audit_log
 from nrm_api.audit import merkle, notes, sequencer
 from nrm_api.audit.models import AuditCheckpoint, AuditLeaf, AuditQueue
 from nrm_api.audit.tree import StoredTree, frontier_keys
+from nrm_api.crypto.keyring import SigningKey
 from nrm_api.crypto.signatures import verify_ed25519
 from nrm_api.extensions import db
 from tests.audit.helpers import add_events, sequence
@@ -117,3 +118,32 @@ def _without_triggers(backend: str, *tables: str) -> None:
             for name in db.session.scalars(text(
                     "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :t"), {"t": table}):
                 db.session.execute(text(f"DROP TRIGGER {name}"))
+
+
+class _FailingKey(SigningKey):
+    """A real key that stops signing after a few positions: a crash in the middle of a run."""
+
+    def __init__(self, key: SigningKey, after: int) -> None:
+        super().__init__(key.kid, key.private)
+        object.__setattr__(self, "left", after)
+
+    def sign(self, message: bytes) -> bytes:
+        if self.left == 0:  # type: ignore[attr-defined]
+            raise RuntimeError("crash while sequencing")
+        object.__setattr__(self, "left", self.left - 1)  # type: ignore[attr-defined]
+        return super().sign(message)
+
+
+def test_a_crash_in_the_middle_of_a_run_leaves_nothing_half_done(app: Flask) -> None:
+    sequence()
+    base = sequencer.size(db.session)
+    add_events(6)
+    signer = audit_log.signer()
+    broken = sequencer.Signer(signer.origin, _FailingKey(signer.key, after=3))
+    with pytest.raises(RuntimeError, match="crash while sequencing"):
+        sequencer.run(db.session, broken)
+    assert sequencer.size(db.session) == base
+    assert db.session.scalar(select(func.count()).select_from(AuditQueue)) == 6
+    assert sequence() == 6
+    assert list(db.session.scalars(select(AuditLeaf.seq).where(AuditLeaf.seq >= base))) == list(range(base, base + 6))
+    assert audit_log.verify_live(db.session).valid
