@@ -28,6 +28,7 @@ test: $(STAMP)
 
 ## make bench: the benchmarks on PostgreSQL; each figure is one JSON line on standard output
 bench: $(STAMP)
+	command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 	$(BIN)/python -m benchmarks.audit
 
 openapi: $(STAMP)

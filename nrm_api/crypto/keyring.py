@@ -54,6 +54,10 @@ class SigningKey:
         """The public key as a JWK, with ``kid`` and ``use``."""
         return {"kty": "OKP", "crv": "Ed25519", "x": public_x(self.private), "kid": self.kid, "use": "sig"}
 
+    def private_jwk(self) -> dict[str, str | list[str]]:
+        """The private key as a JWK (never leaves the crypto package)."""
+        return {**self.public_jwk(), "d": _seed(self.private)}
+
     def private_pem(self) -> bytes:
         """PKCS#8 PEM of the private key, for the token library."""
         return self.private.private_bytes(
@@ -165,6 +169,71 @@ class Keyring:
     def jwks(self) -> dict[str, list[dict[str, str]]]:
         """The public half of every key the service signs with, old versions included."""
         return {"keys": [key.public_jwk() for key in [*self.signing_keys, *self.token_keys]]}
+
+    # --- key-encryption keys ---------------------------------------------------------------
+
+    @property
+    def kek_versions(self) -> list[int]:
+        """Every KEK version held, oldest first."""
+        return [int(entry["version"]) for entry in self._data["kek"]]
+
+    @property
+    def current_kek_version(self) -> int:
+        """The version new DEKs are wrapped with."""
+        return self.kek_versions[-1]
+
+    def _kek(self, version: int) -> bytes:
+        for entry in self._data["kek"]:
+            if int(entry["version"]) == version:
+                return unb64u(entry["key"])
+        raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
+
+    def wrap_dek(self, dek: bytes, context: str) -> tuple[int, bytes]:
+        """Wrap a DEK with the current KEK, bound to ``context`` (the record it keys)."""
+        version = self.current_kek_version
+        nonce = secrets.token_bytes(12)
+        aad = f"nrm-dek|{version}|{context}".encode()
+        return version, nonce + AESGCM(self._kek(version)).encrypt(nonce, dek, aad)
+
+    def unwrap_dek(self, version: int, wrapped: bytes, context: str) -> bytes:
+        """Unwrap a DEK wrapped by KEK ``version`` for ``context``."""
+        aad = f"nrm-dek|{version}|{context}".encode()
+        try:
+            return AESGCM(self._kek(version)).decrypt(wrapped[:12], wrapped[12:], aad)
+        except InvalidTag:
+            raise CryptoError("the data key does not unwrap for this record") from None
+
+    def rotate_kek(self) -> int:
+        """Add a new KEK version and save the keyring; return the new version."""
+        version = self.current_kek_version + 1
+        self._data["kek"].append({"version": version, "key": b64u(secrets.token_bytes(32)), "created_at": _now()})
+        self._save()
+        return version
+
+    def retire_kek(self, version: int) -> None:
+        """Remove an old KEK version once no DEK is wrapped with it; save the keyring."""
+        if version == self.current_kek_version:
+            raise KeyringError("the current KEK cannot be retired")
+        self._kek(version)
+        self._data["kek"] = [entry for entry in self._data["kek"] if int(entry["version"]) != version]
+        self._save()
+
+    @property
+    def blind_index_key(self) -> bytes:
+        """The key of blind indexes (used for nothing else)."""
+        return unb64u(self._data["blind_index"])
+
+    def _save(self) -> None:
+        """Replace the keyring file atomically, readable by its owner only."""
+        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(self._data, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+
+    # --- small secrets -----------------------------------------------------------------------
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         """Encrypt a small secret (AES-256-GCM) bound to ``context``."""
