@@ -45,11 +45,15 @@ def _register(app: Flask, api: Api) -> None:
     from .accounts.views import oauth_error
     from .agencies.views import blp as agencies_blp
     from .audit.views import blp as audit_blp
+    from .forms.views import blp as forms_blp
+    from .forms.views import vocabulary_blp
     from .system import bp as system_bp
 
     register_components(api)
     api.register_blueprint(auth_blp)
     api.register_blueprint(agencies_blp)
     api.register_blueprint(audit_blp)
+    api.register_blueprint(forms_blp)
+    api.register_blueprint(vocabulary_blp)
     app.register_blueprint(system_bp)
     app.register_error_handler(OAuthError, oauth_error)

@@ -55,7 +55,9 @@ class Base(DeclarativeBase):
     """The declarative base of every table."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), dict[str, str]: JSON(), list[str]: JSON()}
+    type_annotation_map = {
+        datetime: UTCDateTime(), dict[str, Any]: JSON(), dict[str, str]: JSON(), list[str]: JSON(),
+    }
 
 
 def make_engine(url: str, **options: Any) -> Engine:

@@ -3,8 +3,11 @@
 from .accounts.models import Client, ClientKey, RevokedToken, UsedAssertion, User
 from .agencies.models import Agency
 from .audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditQueue
+from .forms.models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
+from .idempotency.models import IdempotencyRecord
 
 __all__ = [
     "Agency", "AuditCheckpoint", "AuditEvent", "AuditLeaf", "AuditNode", "AuditQueue",
-    "Client", "ClientKey", "RevokedToken", "UsedAssertion", "User",
+    "Client", "ClientKey", "Form", "FormBlindIndex", "FormDecision", "FormKey", "FormVersion", "IdempotencyRecord",
+    "RevokedToken", "UsedAssertion", "User",
 ]

@@ -33,7 +33,13 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def register_components(api: Any) -> None:
-    """Add the shared components: the bearer scheme (the problem shape comes with the responses)."""
+    """Add the shared components: the bearer scheme and the form document (problems come with responses)."""
+    from .forms.decisions import ConsentWithdrawalSchema, DecisionSchema
+    from .forms.schemas import FormDocumentSchema
+
+    api.spec.components.schema("FormDocument", schema=FormDocumentSchema)
+    api.spec.components.schema("Decision", schema=DecisionSchema)
+    api.spec.components.schema("ConsentWithdrawal", schema=ConsentWithdrawalSchema)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

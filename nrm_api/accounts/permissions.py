@@ -10,20 +10,30 @@ class Permission(StrEnum):
 
     AGENCY_READ = "agency:read"
     AGENCY_CREATE = "agency:create"
+    FORM_CREATE = "form:create"
+    FORM_READ = "form:read"
+    FORM_UPDATE = "form:update"
+    FORM_DECIDE = "form:decide"
+    FORM_WITHDRAW_CONSENT = "form:withdraw-consent"
+    VOCABULARY_READ = "vocabulary:read"
     AUDIT_READ = "audit:read"
     AUDIT_EXPORT = "audit:export"
     AUDIT_VERIFY = "audit:verify"
     TOKEN_REVOKE = "token:revoke"  # noqa: S105 - a permission name, not a secret
 
 
-#: Which permissions each role holds. A permission not listed is denied.
+_EVERYONE = frozenset({Permission.AGENCY_READ, Permission.VOCABULARY_READ, Permission.TOKEN_REVOKE})
+_CASEWORK = frozenset({Permission.FORM_CREATE, Permission.FORM_READ, Permission.FORM_UPDATE, Permission.FORM_DECIDE,
+                       Permission.FORM_WITHDRAW_CONSENT})
+
+#: Which permissions each role holds. A permission not listed is denied. Auditors and network
+#: administrators never hold a permission that reads case content.
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "system": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
-    "caseworker": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
-    "agency_admin": frozenset({Permission.AGENCY_READ, Permission.TOKEN_REVOKE}),
-    "auditor": frozenset({Permission.AGENCY_READ, Permission.AUDIT_READ, Permission.AUDIT_EXPORT,
-                          Permission.AUDIT_VERIFY, Permission.TOKEN_REVOKE}),
-    "network_admin": frozenset({Permission.AGENCY_READ, Permission.AGENCY_CREATE, Permission.TOKEN_REVOKE}),
+    "system": _EVERYONE | _CASEWORK,
+    "caseworker": _EVERYONE | _CASEWORK,
+    "agency_admin": _EVERYONE,
+    "auditor": _EVERYONE | {Permission.AUDIT_READ, Permission.AUDIT_EXPORT, Permission.AUDIT_VERIFY},
+    "network_admin": _EVERYONE | {Permission.AGENCY_CREATE},
 }
 
 

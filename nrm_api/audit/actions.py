@@ -15,3 +15,6 @@ class AuditAction(StrEnum):
     CLIENT_KEY_REVOKE = "client:key-revoke"
     USER_CREATE = "user:create"
     REQUEST_AUTHENTICATE = "request:authenticate"
+    FORM_SHRED = "form:shred"
+    KEYS_ROTATE = "keys:rotate"
+    KEYS_REWRAP = "keys:rewrap"

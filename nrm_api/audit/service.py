@@ -77,6 +77,11 @@ def record_refusal(
     return audit_event
 
 
+def write_now(session: Session) -> None:
+    """Insert the pending events now, so their ids can go into a receipt committed with them."""
+    _write_pending(session)
+
+
 def _write_pending(session: Session) -> None:
     pending: list[AuditEvent] = session.info.pop(PENDING, [])
     if not pending:

@@ -113,3 +113,24 @@ def sign_service(payload: bytes, key: SigningKey, typ: str, detached: bool = Fal
         return compact
     head, _, signature = compact.split(".")
     return f"{head}..{signature}"
+
+
+def verify_detached_by_service(value: str | None, payload: bytes, keys: list[dict[str, str]]) -> bool:
+    """Whether a detached JWS over ``payload`` is by one of the service's published keys."""
+    try:
+        header = detached_header(value)
+    except TokenError:
+        return False
+    head, _, signature = str(value).split(".")
+    for jwk in keys:
+        if jwk.get("kid") != header.get("kid"):
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                jws.deserialize_compact(f"{head}.{b64u(payload)}.{signature}", OKPKey.import_key(dict(jwk)),
+                                        algorithms=[header["alg"]], registry=_REGISTRY)
+            return True
+        except JoseError:
+            return False
+    return False

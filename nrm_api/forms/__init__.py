@@ -1,0 +1,1 @@
+"""Identification forms: signed, field-encrypted, disclosed on need-to-know."""

@@ -1,0 +1,132 @@
+"""What happens to a form after it is submitted.
+
+The authority's decision, consent withdrawn, crypto-shredding, and moving data keys to a new KEK.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from sqlalchemy import select
+
+from ..accounts.permissions import Permission
+from ..accounts.signing import verify_write
+from ..agencies.models import Agency
+from ..audit import service as audit
+from ..audit.actions import AuditAction
+from ..audit.actor import Actor
+from ..crypto.canonical import sha256_hex
+from ..database import utcnow
+from ..errors import ConflictError, InvalidError
+from ..extensions import db
+from ..idempotency.service import Reply
+from . import store
+from .models import Form, FormDecision, FormKey
+from .schemas import SPECIAL, Strict, _meta, code, text
+from .service import Forbidden, canonical_body, check_if_match, etag, readable, receipt
+
+SHRED_REASONS = ("retention_expired", "erasure_request", "consent_withdrawn", "court_order")
+
+
+class DecisionSchema(Strict):
+    """An authority's identification decision on a form."""
+
+    trafficking_status = code("trafficking_status", "public", "The decision.", required=True)
+    deciding_organisation_type = code("deciding_organisation_type", "public", "Who decided (HTCDS).")
+    note = text(SPECIAL, "Reasons, as far as they may be shared.", 5000)
+
+
+class ConsentWithdrawalSchema(Strict):
+    """The person withdrew consent."""
+
+    withdrawn_at = ma.fields.AwareDateTime(required=True, metadata=_meta("public", "When the person withdrew it."))
+    recorded_by = text("public", "Who recorded it (staff role or name).", 200, required=True)
+
+
+def _load(schema: ma.Schema, raw: Any, actor: Actor, action: Permission, resource: str) -> None:
+    try:
+        schema.load(raw)
+    except ma.ValidationError as error:
+        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
+        raise InvalidError("the body does not validate", errors={"json": error.messages}) from None
+
+
+def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
+    """Record an authority's signed identification decision."""
+    payload = canonical_body(raw)
+    form = readable(actor, form_id, Permission.FORM_DECIDE)
+    resource = f"form:{form.id}"
+    agency = db.session.get(Agency, actor.agency)
+    if agency is None or agency.kind != "authority":
+        audit.record_refusal(actor, Permission.FORM_DECIDE, reason="not_an_authority", resource=resource)
+        raise Forbidden("only an authority (the Ministry of the Interior) records identification decisions")
+    check_if_match(actor, form, if_match, Permission.FORM_DECIDE)
+    signed = verify_write(actor, signature, payload, Permission.FORM_DECIDE, resource)
+    _load(DecisionSchema(), raw, actor, Permission.FORM_DECIDE, resource)
+    note = None
+    if raw.get("note"):
+        dek = store.open_key(db.session.get(FormKey, form.id))
+        note = store.seal_value(dek, store.place(form, 0, "decision.note"), raw["note"])
+    db.session.add(FormDecision(form_id=form.id, trafficking_status=raw["trafficking_status"], note_sealed=note,
+                                agency_id=str(actor.agency), decided_by=actor.subject, signature=signed.value,
+                                signed_kid=signed.kid, sha256=sha256_hex(payload)))
+    return _changed(actor, form, Permission.FORM_DECIDE, payload, ["decision.trafficking_status"])
+
+
+def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None) -> Reply:
+    """Record that the person withdrew consent (referrals are cancelled by it once they exist)."""
+    payload = canonical_body(raw)
+    form = readable(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
+    signed = verify_write(actor, signature, payload, Permission.FORM_WITHDRAW_CONSENT, f"form:{form.id}")
+    _load(ConsentWithdrawalSchema(), raw, actor, Permission.FORM_WITHDRAW_CONSENT, f"form:{form.id}")
+    if form.status != "active":
+        raise ConflictError(f"the form is {form.status.replace('_', ' ')}")
+    form.status, form.consent_withdrawn_at = "consent_withdrawn", utcnow()
+    form.consent_withdrawal = {"body": raw, "signature": signed.value, "kid": signed.kid}
+    return _changed(actor, form, Permission.FORM_WITHDRAW_CONSENT, payload, [])
+
+
+def _changed(actor: Actor, form: Form, action: Permission, payload: bytes, fields: list[str]) -> Reply:
+    form.revision += 1
+    form.updated_at = utcnow()
+    event = audit.record(actor, action, "allowed", resource=f"form:{form.id}", fields=fields)
+    audit.write_now(db.session)
+    reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
+                        "receipt": receipt(form.id, form.version, payload, event.id)}, {"ETag": etag(form)})
+    db.session.commit()
+    return reply
+
+
+def shred(actor: Actor, form_id: str, reason: str) -> None:
+    """Destroy a form's data key: its sealed fields are unrecoverable, its public summary stays."""
+    if reason not in SHRED_REASONS:
+        raise InvalidError(f"reason must be one of {', '.join(SHRED_REASONS)}")
+    form = db.session.get(Form, form_id)
+    key = db.session.get(FormKey, form_id)
+    if form is None or key is None:
+        raise InvalidError(f"no form {form_id}")
+    key.wrapped_dek = None
+    form.status, form.shredded_at = "shredded", utcnow()
+    form.revision += 1
+    audit.record(actor, AuditAction.FORM_SHRED, "allowed", resource=f"form:{form_id}", reason=reason)
+    db.session.commit()
+
+
+def rewrap(actor: Actor, batch: int = 500) -> int:
+    """Move every data key to the newest KEK, a committed batch at a time (so it can resume); return how many."""
+    ring = store.keyring()
+    moved = 0
+    while True:
+        keys = list(db.session.scalars(
+            select(FormKey).where(FormKey.kek_version != ring.current_kek_version, FormKey.wrapped_dek.is_not(None))
+            .order_by(FormKey.form_id).limit(batch)))
+        if not keys:
+            return moved
+        for key in keys:
+            dek = store.open_key(key)
+            key.kek_version, key.wrapped_dek = ring.wrap_dek(dek, f"form:{key.form_id}")
+        audit.record(actor, AuditAction.KEYS_REWRAP, "allowed", resource=f"kek:{ring.current_kek_version}",
+                     reason=f"moved:{len(keys)}")
+        db.session.commit()
+        moved += len(keys)

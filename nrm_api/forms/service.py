@@ -1,0 +1,268 @@
+"""The forms' use cases: submit, amend, read, list, decide, withdraw consent, shred.
+
+Each takes the acting principal, checks access, does the work, writes its audit event and commits
+once. A refusal is audited on its own and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import marshmallow as ma
+from sqlalchemy import delete, select
+
+from ..accounts.permissions import Permission
+from ..accounts.signing import WriteSignature, verify_write
+from ..agencies.service import require_agency
+from ..audit import service as audit
+from ..audit.actor import Actor
+from ..crypto.canonical import NotCanonicalizable, canonical, sha256_hex
+from ..crypto.jws import RECEIPT_TYPE, sign_service
+from ..database import utcnow
+from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
+from ..extensions import db
+from ..idempotency import service as idempotency
+from ..idempotency.service import Reply
+from . import store
+from .disclosure import visible_classes
+from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
+from .rules import consent_errors, is_child, merge, sealed_paths, split
+from .schemas import SCHEMA_VERSION, FormDocumentSchema
+
+
+class Forbidden(DomainError):
+    """The caller may know the form exists, but may not do this to it."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+def canonical_body(raw: Any) -> bytes:
+    """The canonical bytes a write's signature covers; 400 when the body has none."""
+    try:
+        return canonical(raw)
+    except NotCanonicalizable:
+        raise Problem(400, "not-canonicalizable", "Body has no canonical form",
+                      "numbers must be I-JSON: integers within ±2^53, finite") from None
+
+
+def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
+    """Check a document against the schema and the consent rules; 422 with field errors."""
+    if not isinstance(raw, dict):
+        raise InvalidError("the body must be a JSON object: the form document")
+    try:
+        FormDocumentSchema().load(raw)
+    except ma.ValidationError as error:
+        raise InvalidError("the form does not validate", errors={"json": error.messages}) from None
+    errors = consent_errors(raw, today.date())
+    if errors:
+        raise InvalidError("the form breaks the consent rules", errors={"json": errors})
+    return raw
+
+
+def receipt(record: str, version: int, payload: bytes, audit_event_id: int) -> str:
+    """The service's signed receipt of an accepted write."""
+    claims = {"record": record, "version": version, "sha256": sha256_hex(payload), "audit_seq": audit_event_id,
+              "iat": int(datetime.now(UTC).timestamp())}
+    return sign_service(canonical(claims), store.keyring().signing_key, RECEIPT_TYPE)
+
+
+def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
+    """Accept a signed form: seal it, index it, audit it, answer with a receipt; replay on retry."""
+    payload = canonical_body(raw)
+    replay = idempotency.claim(actor, key, idempotency.fingerprint("POST", path, payload))
+    if replay is not None:
+        return replay
+    try:
+        return _submit(actor, raw, payload, signature, str(key))
+    except Exception:
+        idempotency.release(actor, key)
+        raise
+
+
+def _submit(actor: Actor, raw: Any, payload: bytes, signature: str | None, key: str) -> Reply:
+    form_id = str(uuid.uuid4())
+    signed = verify_write(actor, signature, payload, Permission.FORM_CREATE, f"form:{form_id}")
+    _refuse_invalid(actor, Permission.FORM_CREATE, f"form:{form_id}", raw)
+    now = utcnow()
+    require_agency(str(actor.agency))
+    form = Form(id=form_id, agency_id=str(actor.agency), version=1, revision=1, summary=raw["statistics"],
+                is_child=is_child(raw, now.date()), created_at=now, updated_at=now)
+    form_key, dek = store.new_key(form)
+    db.session.add_all([form, form_key])
+    db.session.flush()
+    db.session.add(_version(form, 1, raw, payload, signed, actor, dek))
+    indexes = store.name_indexes(raw)
+    db.session.add_all([FormBlindIndex(form_id=form.id, value=value) for value in indexes])
+    event = audit.record(actor, Permission.FORM_CREATE, "allowed", resource=f"form:{form.id}",
+                         fields=split(raw)[1].keys())
+    audit.write_now(db.session)
+    reply = Reply(201, {"id": form.id, "version": 1, "status": form.status,
+                        "receipt": receipt(form.id, 1, payload, event.id),
+                        "possible_duplicates": _duplicates(actor, form.id, indexes)},
+                  {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form)})
+    idempotency.complete(actor, key, reply)
+    db.session.commit()
+    return reply
+
+
+def _refuse_invalid(actor: Actor, action: Permission, resource: str, raw: Any) -> None:
+    try:
+        validate_document(raw, utcnow())
+    except InvalidError as error:
+        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
+        raise error from None
+
+
+def _version(form: Form, version: int, raw: dict[str, Any], payload: bytes, signed: WriteSignature, actor: Actor,
+             dek: bytes) -> FormVersion:
+    public, sealed = store.seal_document(form, version, raw, dek)
+    return FormVersion(form_id=form.id, version=version, schema_version=SCHEMA_VERSION, public=public, sealed=sealed,
+                       signature=signed.value, signed_kid=signed.kid, submitted_by=actor.subject,
+                       sha256=sha256_hex(payload))
+
+
+def _duplicates(actor: Actor, form_id: str, indexes: set[str]) -> list[dict[str, str]]:
+    """Forms of the caller's own agency that may be the same person: found by blind index alone."""
+    if not indexes:
+        return []
+    rows = db.session.execute(
+        select(Form.id, Form.agency_id).join(FormBlindIndex, FormBlindIndex.form_id == Form.id)
+        .where(FormBlindIndex.value.in_(indexes), Form.id != form_id, Form.agency_id == actor.agency)
+        .distinct().order_by(Form.id)).all()
+    return [{"form_id": row.id, "agency": row.agency_id} for row in rows]
+
+
+def etag(form: Form) -> str:
+    """The form's current ETag."""
+    return f'"{form.revision}"'
+
+
+def readable(actor: Actor, form_id: str, action: Permission) -> Form:
+    """The form, if the actor's agency may read it; else the refusal is audited and answered 404."""
+    form = db.session.get(Form, form_id)
+    if form is None or form.agency_id != actor.agency:
+        audit.record_refusal(actor, action, reason="not_found", resource=f"form:{form_id}")
+        raise NotFoundError("no such form, or none you may see")
+    return form
+
+
+def check_if_match(actor: Actor, form: Form, if_match: str | None, action: Permission) -> None:
+    """Changes need the current ETag: 428 without one, 412 when stale."""
+    if not if_match:
+        audit.record_refusal(actor, action, reason="precondition_required", resource=f"form:{form.id}")
+        raise Problem(428, "precondition-required", "Precondition Required", "send If-Match with the form's ETag")
+    if if_match.strip() not in (etag(form), "*") and if_match.strip() != etag(form).replace('"', ""):
+        audit.record_refusal(actor, action, reason="stale_etag", resource=f"form:{form.id}")
+        raise Problem(412, "precondition-failed", "Precondition Failed", "the form has changed: read it again")
+
+
+def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
+    """A new signed version of a form, by its author's agency."""
+    payload = canonical_body(raw)
+    form = readable(actor, form_id, Permission.FORM_UPDATE)
+    check_if_match(actor, form, if_match, Permission.FORM_UPDATE)
+    signed = verify_write(actor, signature, payload, Permission.FORM_UPDATE, f"form:{form.id}")
+    _refuse_invalid(actor, Permission.FORM_UPDATE, f"form:{form.id}", raw)
+    if form.status == "shredded":
+        raise ConflictError("the form has been shredded")
+    dek = store.open_key(db.session.get(FormKey, form.id))
+    form.version += 1
+    form.revision += 1
+    form.updated_at = utcnow()
+    form.summary, form.is_child = raw["statistics"], is_child(raw, form.updated_at.date())
+    db.session.add(_version(form, form.version, raw, payload, signed, actor, dek))
+    db.session.execute(delete(FormBlindIndex).where(FormBlindIndex.form_id == form.id))
+    db.session.add_all([FormBlindIndex(form_id=form.id, value=v) for v in store.name_indexes(raw)])
+    event = audit.record(actor, Permission.FORM_UPDATE, "allowed", resource=f"form:{form.id}",
+                         fields=split(raw)[1].keys())
+    audit.write_now(db.session)
+    reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
+                        "receipt": receipt(form.id, form.version, payload, event.id)}, {"ETag": etag(form)})
+    db.session.commit()
+    return reply
+
+
+def latest_version(form: Form) -> FormVersion:
+    """The newest version of a form."""
+    row = db.session.get(FormVersion, (form.id, form.version))
+    if row is None:  # pragma: no cover - a form always has its first version
+        raise NotFoundError("the form has no version")
+    return row
+
+
+def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
+    """The form as the caller may see it, the read audited with every field disclosed."""
+    form = readable(actor, form_id, Permission.FORM_READ)
+    row = latest_version(form)
+    classes = visible_classes(is_author=form.agency_id == actor.agency)
+    wanted = sorted(path for path in row.sealed if sealed_paths()[path] in classes)
+    try:
+        opened = store.open_paths(form, row, store.open_key(db.session.get(FormKey, form.id)), wanted)
+    except store.ShreddedError:
+        opened = {}
+    withheld = sorted(set(row.sealed) - set(opened))
+    body: dict[str, Any] = {"id": form.id, "version": form.version, "agency": form.agency_id,
+                            "created_at": form.created_at.isoformat(), "status": form.status,
+                            "document": merge(row.public, opened), "withheld": withheld}
+    if not withheld:
+        body["signature"] = row.signature
+    decision = latest_decision(form, dek_classes=classes)
+    if decision is not None:
+        body["decision"] = decision
+    audit.record(actor, Permission.FORM_READ, "allowed", resource=f"form:{form.id}",
+                 fields=[*opened, *(f"{section}.*" for section in row.public)])
+    db.session.commit()
+    return body, etag(form)
+
+
+def latest_decision(form: Form, dek_classes: frozenset[str]) -> dict[str, Any] | None:
+    """The newest identification decision, its note only for readers who see special fields."""
+    row = db.session.scalars(select(FormDecision).where(FormDecision.form_id == form.id)
+                             .order_by(FormDecision.id.desc()).limit(1)).first()
+    if row is None:
+        return None
+    decision: dict[str, Any] = {"trafficking_status": row.trafficking_status, "agency": row.agency_id,
+                                "decided_at": row.created_at.isoformat(), "signature": row.signature}
+    if row.note_sealed is not None and "special" in dek_classes:
+        try:
+            dek = store.open_key(db.session.get(FormKey, form.id))
+            decision["note"] = store.open_value(dek, store.place(form, 0, "decision.note"), row.note_sealed)
+        except store.ShreddedError:
+            pass
+    return decision
+
+
+def summaries(actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
+    """The forms the caller's agency may see: their non-identifying summary, a page at a time."""
+    query = select(Form).where(Form.agency_id == actor.agency).order_by(Form.created_at, Form.id).limit(limit + 1)
+    if cursor:
+        created, form_id = decode_cursor(cursor)
+        query = query.where((Form.created_at > created) | ((Form.created_at == created) & (Form.id > form_id)))
+    rows = list(db.session.scalars(query))
+    more, rows = len(rows) > limit, rows[:limit]
+    items = [{"id": f.id, "version": f.version, "agency": f.agency_id, "status": f.status,
+              "created_at": f.created_at.isoformat(), "updated_at": f.updated_at.isoformat(),
+              "is_child": f.is_child, "statistics": f.summary} for f in rows]
+    audit.record(actor, Permission.FORM_READ, "allowed", resource="form:*", fields=["statistics.*"])
+    db.session.commit()
+    return {"items": items, "next_cursor": encode_cursor(rows[-1]) if more and rows else None}
+
+
+def encode_cursor(form: Form) -> str:
+    """An opaque cursor after ``form``."""
+    raw = json.dumps([form.created_at.isoformat(), form.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Where a cursor points; 422 for anything this service did not give."""
+    try:
+        created, form_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return datetime.fromisoformat(created), str(form_id)
+    except (ValueError, TypeError):
+        raise InvalidError("the cursor is not one this service gave",
+                           errors={"query": {"cursor": ["invalid"]}}) from None

@@ -1,0 +1,130 @@
+"""The forms API: thin views over ``forms.service`` and ``forms.decisions``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from ..accounts.auth import current_actor, requires
+from ..accounts.permissions import Permission
+from ..audit import auditor
+from ..audit.schemas import EventPageSchema
+from ..crypto.canonical import canonical
+from ..crypto.jws import RESPONSE_TYPE, sign_service
+from ..idempotency.service import Reply
+from . import decisions, service, store
+from .vocabulary import code_lists
+from .wire import FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
+
+blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Identification forms")
+vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabulary",
+                           description="Code lists of the form, with ru/be/en labels")
+
+SIGNED = {"parameters": [
+    {"in": "header", "name": "X-JWS-Signature", "required": True, "schema": {"type": "string"},
+     "description": "Detached JWS (header..signature) over the RFC 8785 canonical body."}]}
+
+
+def _body(component: str) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{component}"}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+WRITE_BODY = {"requestBody": _body("FormDocument")}
+
+
+def _json(reply: Reply) -> Response:
+    response = Response(canonical(reply.body), status=reply.status, mimetype="application/json")
+    response.headers.update(reply.headers)
+    return response
+
+
+def _signed(body: dict[str, Any], etag: str) -> Response:
+    """A response carrying case data: canonical bytes, signed by the service, never cached."""
+    payload = canonical(body)
+    response = Response(payload, mimetype="application/json")
+    response.headers["ETag"] = etag
+    response.headers["X-JWS-Signature"] = sign_service(payload, store.keyring().signing_key, RESPONSE_TYPE,
+                                                       detached=True)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("", methods=["POST"])
+@requires(Permission.FORM_CREATE)
+@blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], {
+    "in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string", "maxLength": 200}}])
+@blp.response(201, FormWrittenSchema)
+def submit() -> Response:
+    """Submit a signed identification form."""
+    return _json(service.submit(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
+                                request.headers.get("Idempotency-Key"), request.path))
+
+
+@blp.route("", methods=["GET"])
+@requires(Permission.FORM_READ)
+@blp.arguments(FormPageQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, FormPageSchema)
+def list_forms(query: dict[str, Any]) -> Any:
+    """The forms your agency may see: non-identifying summaries, a page at a time."""
+    return service.summaries(current_actor(), query.get("cursor"), query["limit"])
+
+
+@blp.route("/<form_id>", methods=["GET"])
+@requires(Permission.FORM_READ)
+@blp.response(200, FormSchema)
+def read(form_id: str) -> Response:
+    """Read a form: only the fields you may see, the rest named in `withheld`; signed, never cached."""
+    body, etag = service.read(current_actor(), form_id)
+    return _signed(body, etag)
+
+
+@blp.route("/<form_id>", methods=["PUT"])
+@requires(Permission.FORM_UPDATE)
+@blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], {
+    "in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}])
+@blp.response(200, FormWrittenSchema)
+def update(form_id: str) -> Response:
+    """A new signed version of a form (its author's agency)."""
+    return _json(service.update(current_actor(), form_id, request.get_json(),
+                                request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
+
+
+@blp.route("/<form_id>/decision", methods=["POST"])
+@requires(Permission.FORM_DECIDE)
+@blp.doc(requestBody=_body("Decision"), parameters=[*SIGNED["parameters"], {
+    "in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}])
+@blp.response(200, FormWrittenSchema)
+def decide(form_id: str) -> Response:
+    """Record the identification decision (authority agencies only)."""
+    return _json(decisions.decide(current_actor(), form_id, request.get_json(),
+                                  request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
+
+
+@blp.route("/<form_id>/consent-withdrawal", methods=["POST"])
+@requires(Permission.FORM_WITHDRAW_CONSENT)
+@blp.doc(requestBody=_body("ConsentWithdrawal"), **SIGNED)
+@blp.response(200, FormWrittenSchema)
+def withdraw_consent(form_id: str) -> Response:
+    """Record that the person withdrew consent."""
+    return _json(decisions.withdraw_consent(current_actor(), form_id, request.get_json(),
+                                            request.headers.get("X-JWS-Signature")))
+
+
+@blp.route("/<form_id>/access-log", methods=["GET"])
+@requires(Permission.AUDIT_READ)
+@blp.arguments(FormPageQuerySchema, location="query", unknown=ma.RAISE)
+@blp.response(200, EventPageSchema)
+def access_log(query: dict[str, Any], form_id: str) -> Any:
+    """Every audited access to this form (auditors): who, when, which fields. Never a value."""
+    return auditor.access_log(current_actor(), f"form:{form_id}", query.get("cursor"), query["limit"])
+
+
+@vocabulary_blp.route("", methods=["GET"])
+@requires(Permission.VOCABULARY_READ)
+def vocabulary() -> Any:
+    """Every code list of the form with its labels in English, Russian and Belarusian."""
+    return code_lists()

@@ -1,0 +1,71 @@
+"""Wire shapes of the forms API (the document itself is ``schemas.FormDocumentSchema``)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+DOCUMENT = {"allOf": [{"$ref": "#/components/schemas/FormDocument"}]}
+
+
+class FormWrittenSchema(ma.Schema):
+    """The answer to an accepted write."""
+
+    id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+    status = ma.fields.String(required=True)
+    receipt = ma.fields.String(required=True, metadata={
+        "description": "Compact JWS by the service key: {record, version, sha256, audit_seq, iat}."})
+    possible_duplicates = ma.fields.List(ma.fields.Dict(), metadata={
+        "description": "Forms of your agency that may be the same person (by blind index)."})
+
+
+class DecisionOutSchema(ma.Schema):
+    """An identification decision as a reader sees it."""
+
+    trafficking_status = ma.fields.String()
+    agency = ma.fields.String()
+    decided_at = ma.fields.String()
+    note = ma.fields.String(metadata={"x-sensitivity": "special"})
+    signature = ma.fields.String()
+
+
+class FormSchema(ma.Schema):
+    """A form as the caller may see it."""
+
+    id = ma.fields.String(required=True)
+    version = ma.fields.Integer(required=True)
+    agency = ma.fields.String(required=True)
+    created_at = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    document = ma.fields.Dict(required=True, metadata=DOCUMENT)
+    withheld = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "Fields present in the form that you may not see."})
+    signature = ma.fields.String(metadata={"description": "The author's detached JWS, when you see every field."})
+    decision = ma.fields.Nested(DecisionOutSchema)
+
+
+class FormSummarySchema(ma.Schema):
+    """A form in a list: never an identifying field."""
+
+    id = ma.fields.String()
+    version = ma.fields.Integer()
+    agency = ma.fields.String()
+    status = ma.fields.String()
+    created_at = ma.fields.String()
+    updated_at = ma.fields.String()
+    is_child = ma.fields.Boolean()
+    statistics = ma.fields.Dict()
+
+
+class FormPageSchema(ma.Schema):
+    """A page of forms."""
+
+    items = ma.fields.List(ma.fields.Nested(FormSummarySchema))
+    next_cursor = ma.fields.String(allow_none=True)
+
+
+class FormPageQuerySchema(ma.Schema):
+    """Keyset paging."""
+
+    cursor = ma.fields.String()
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 500))

@@ -1,0 +1,29 @@
+"""The idempotency table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..database import Base, utcnow
+
+
+class IdempotencyRecord(Base):
+    """A POST's first answer, kept per principal and key for at least 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+
+    #: ``client:ID`` or ``user:NAME``: keys are per principal.
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: What the request was: method, path and SHA-256 of its body.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    #: ``running`` until the first answer is stored with the work, in one transaction.
+    state: Mapped[str] = mapped_column(String(10), default="running")
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None]
+    headers: Mapped[dict[str, str] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
