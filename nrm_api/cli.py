@@ -107,8 +107,11 @@ def _register() -> None:
     from .agencies.cli import agency_cli
     from .audit.cli import audit_cli
     from .demo import demo_cli
+    from .forms.cli import forms_cli
+    from .forms.cli import register as register_key_commands
 
-    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, audit_cli, demo_cli):
+    register_key_commands(keys_cli)
+    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, forms_cli, audit_cli, demo_cli):
         main.add_command(group)
 
 

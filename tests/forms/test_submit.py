@@ -75,8 +75,8 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer(client: 
 def test_posting_a_form_needs_an_idempotency_key(client: FlaskClient) -> None:
     ngo = agency(client)
     payload = canonical(adult())
-    response = client.post("/api/v1/forms", data=payload, content_type="application/json",
-                           headers={**bearer(ngo.sdk.token()), "X-JWS-Signature": sign_detached(payload, ngo.private_jwk)})
+    signed = {**bearer(ngo.sdk.token()), "X-JWS-Signature": sign_detached(payload, ngo.private_jwk)}
+    response = client.post("/api/v1/forms", data=payload, content_type="application/json", headers=signed)
     assert response.status_code == 400
     assert response.get_json()["type"] == "urn:nrm:problem:idempotency-key-required"
 

@@ -1,0 +1,63 @@
+"""``nrm-api forms`` and the key commands that act on forms' data keys."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from ..audit import service as audit
+from ..audit.actions import AuditAction
+from ..audit.actor import Actor
+from ..crypto.keyring import Keyring
+from ..errors import DomainError
+from ..extensions import db
+from . import decisions
+
+forms_cli = AppGroup("forms", help="Identification forms.")
+
+
+@forms_cli.command("shred")
+@click.argument("form_id")
+@click.option("--reason", required=True, type=click.Choice(decisions.SHRED_REASONS),
+              help="Why (a code: no free text reaches the audit log).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def shred(form_id: str, reason: str, yes: bool) -> None:
+    """Crypto-shred FORM_ID: destroy its data key, for good. Its public summary stays."""
+    if not yes:
+        click.confirm(f"Destroy the data key of form {form_id}? Its sensitive fields can never be read again",
+                      abort=True)
+    try:
+        decisions.shred(Actor.operator(), form_id, reason)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"form {form_id} shredded ({reason})")
+
+
+def keyring() -> Keyring:
+    """The app's keyring."""
+    ring: Keyring = current_app.extensions["nrm_keyring"]
+    return ring
+
+
+def register(keys_cli: AppGroup) -> None:
+    """Add ``keys rotate`` and ``keys rewrap`` to the keys group."""
+
+    @keys_cli.command("rotate")
+    def rotate() -> None:
+        """Add a new KEK version: new data keys are wrapped with it from now on."""
+        version = keyring().rotate_kek()
+        audit.record(Actor.operator(), AuditAction.KEYS_ROTATE, "allowed", resource=f"kek:{version}")
+        db.session.commit()
+        click.echo(f"KEK version {version} added; run `nrm-api keys rewrap` to move every data key to it")
+
+    @keys_cli.command("rewrap")
+    @click.option("--retire", is_flag=True, help="Afterwards, remove every KEK version no data key uses.")
+    def rewrap(retire: bool) -> None:
+        """Move every data key to the newest KEK (field ciphertexts untouched); safe to run again."""
+        moved = decisions.rewrap(Actor.operator())
+        click.echo(f"{moved} data key(s) moved to KEK version {keyring().current_kek_version}")
+        if retire:
+            for version in keyring().kek_versions[:-1]:
+                keyring().retire_kek(version)
+                click.echo(f"KEK version {version} retired")

@@ -1,0 +1,66 @@
+"""Neither the database, nor a dump of it, nor the logs hold any sensitive value in clear."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from nrm_api.client import NrmClient
+from nrm_api.extensions import db
+from tests.conftest import BASE_URL, create_agency, create_client
+from tests.forms.helpers import CANARIES, canary_document, flask_transport
+
+
+def _forms_of_canaries(app: Flask) -> str:
+    """Submit and read back canary forms with real commits; return the agency id."""
+    with app.app_context():
+        agency_id = create_agency()
+        client_id, private = create_client(agency_id)
+    sdk = NrmClient(BASE_URL, client_id, private, flask_transport(app.test_client()))
+    for _ in range(2):
+        document = canary_document()
+        document["screening"]["place"] = PUBLIC_CANARY
+        written = sdk.submit_form(document)
+        assert sdk.read_form(written["id"])["document"]["person"]["first_name"] == CANARIES["person.first_name"]
+    return agency_id
+
+
+#: A public field's value: the scan must find it, or it is not looking at the data at all.
+PUBLIC_CANARY = "Zxqpubliccanaryplace"
+
+
+def _forms_found(data: bytes) -> list[str]:
+    found = []
+    for value in CANARIES.values():
+        escaped = json.dumps(value).strip('"').encode()
+        if value.encode() in data or escaped in data or value.lower().encode() in data.lower():
+            found.append(value)
+    return found
+
+
+def test_no_canary_in_the_database_its_dump_or_the_logs(session_app: Flask, database_url: str,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    _forms_of_canaries(session_app)
+    with session_app.app_context():
+        db.session.close()
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        database = Path(str(url.database))
+        files = [database, *database.parent.glob(database.name + "-*")]
+        data = b"".join(path.read_bytes() for path in files if path.exists())
+    else:
+        dump = subprocess.run(["pg_dump", "--no-owner", "-h", str(url.host or "127.0.0.1"), "-p",
+                               str(url.port or 5432), "-U", str(url.username), str(url.database)],
+                              capture_output=True, check=True, timeout=120)
+        data = dump.stdout
+        assert b"COPY public.form_versions" in data
+    assert PUBLIC_CANARY.encode() in data
+    assert _forms_found(data) == []
+    assert _forms_found(caplog.text.encode()) == []
