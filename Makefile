@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
-.PHONY: run test bench openapi clean
+.PHONY: run test bench openapi clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ run: $(STAMP)
 	$(BIN)/nrm-api demo setup
 	set -a && . instance/demo.env && set +a && exec $(BIN)/nrm-api serve --host 127.0.0.1 --port 8000
 
+## system packages the tests need (Debian): SoftHSM2 for the PKCS#11 keyring, pg_dump for the canary scan
+system-packages:
+	@command -v softhsm2-util >/dev/null && command -v pg_dump >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 postgresql-client; }
+
 ## make test: lint, type-check and run the whole suite (PostgreSQL when it answers, and SQLite)
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
 	$(BIN)/pytest

@@ -209,3 +209,38 @@ def last_event() -> AuditEvent:
     events = audit_events()
     assert events, "no audit event was written"
     return events[-1]
+
+
+# --- SoftHSM2: a real PKCS#11 token ----------------------------------------------------------
+
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+HSM_TOKENS = ("nrm-unit", "nrm-app")
+HSM_PIN = "4321-test-pin"
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Initialise SoftHSM tokens in a folder of their own, before the library is first loaded."""
+    import shutil
+    import subprocess
+
+    util = shutil.which("softhsm2-util")
+    if util is None or not Path(SOFTHSM_MODULE).exists():
+        if os.environ.get("NRM_TEST_REQUIRE_SOFTHSM"):
+            raise RuntimeError("NRM_TEST_REQUIRE_SOFTHSM is set but SoftHSM2 is not installed (make test installs it)")
+        pytest.skip("SoftHSM2 is not installed: `make test` installs it (Debian softhsm2)")
+    folder = tmp_path_factory.mktemp("softhsm")
+    (folder / "tokens").mkdir()
+    conf = folder / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {folder / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    os.environ["NRM_TEST_HSM_PIN"] = HSM_PIN
+    for label in HSM_TOKENS:
+        subprocess.run([util, "--init-token", "--free", "--label", label, "--pin", HSM_PIN, "--so-pin", "8765-so"],
+                       check=True, capture_output=True, timeout=60)
+    return {label: pkcs11_uri(label, folder / f"{label}.keyfile.json") for label in HSM_TOKENS}
+
+
+def pkcs11_uri(token: str, keyfile: Path) -> str:
+    """A keyring URI for one of the test tokens."""
+    return f"pkcs11:token={token}?module-path={SOFTHSM_MODULE}&pin-source=env:NRM_TEST_HSM_PIN&x-keyfile={keyfile}"

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -101,10 +101,75 @@ def _new_signing_entry() -> dict[str, str]:
     return {"seed": _seed(Ed25519PrivateKey.generate()), "created_at": _now()}
 
 
-class Keyring:
-    """The service's keys, loaded from a local keyring file."""
+class LocalKeks:
+    """KEK versions kept in the keyring file itself (the default, for development and the demo)."""
 
-    def __init__(self, data: dict[str, Any], path: Path) -> None:
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    @property
+    def _entries(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.keyring._data["kek"]
+        return entries
+
+    @property
+    def versions(self) -> list[int]:
+        """Versions in the file, oldest first."""
+        return [int(entry["version"]) for entry in self._entries]
+
+    def _key(self, version: int) -> bytes:
+        for entry in self._entries:
+            if int(entry["version"]) == version:
+                return unb64u(entry["key"])
+        raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
+
+    def wrap(self, version: int, dek: bytes, aad: bytes) -> bytes:
+        """AES-256-GCM with a random nonce."""
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self._key(version)).encrypt(nonce, dek, aad)
+
+    def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes:
+        """Open what ``wrap`` made with the same associated data."""
+        try:
+            return AESGCM(self._key(version)).decrypt(wrapped[:12], wrapped[12:], aad)
+        except InvalidTag:
+            raise CryptoError("the data key does not unwrap for this record") from None
+
+    def create(self, version: int) -> None:
+        """Add a version and save the file."""
+        self._entries.append({"version": version, "key": b64u(secrets.token_bytes(32)), "created_at": _now()})
+        self.keyring._save()
+
+    def destroy(self, version: int) -> None:
+        """Remove a version and save the file."""
+        self.keyring._data["kek"] = [entry for entry in self._entries if int(entry["version"]) != version]
+        self.keyring._save()
+
+
+class KekProvider(Protocol):
+    """Where KEKs live: the keyring file or a PKCS#11 token."""
+
+    @property
+    def versions(self) -> list[int]:
+        """KEK versions held, oldest first."""
+
+    def wrap(self, version: int, dek: bytes, aad: bytes) -> bytes:
+        """Wrap a data key under KEK ``version``, bound to ``aad``."""
+
+    def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes:
+        """Unwrap a data key; fails unless ``aad`` matches."""
+
+    def create(self, version: int) -> None:
+        """Add KEK ``version``."""
+
+    def destroy(self, version: int) -> None:
+        """Remove KEK ``version``."""
+
+
+class Keyring:
+    """The service's keys: a local keyring file, its KEKs in the file or in a PKCS#11 token."""
+
+    def __init__(self, data: dict[str, Any], path: Path, keks: KekProvider | None = None) -> None:
         if data.get("format") != FORMAT:
             raise KeyringError(f"{path} is not an nrm keyring ({FORMAT})")
         self.path = path
@@ -115,10 +180,29 @@ class Keyring:
             self._seal_key = unb64u(data["seal"])
         except (KeyError, TypeError, ValueError) as error:
             raise KeyringError(f"{path} is damaged: {type(error).__name__}") from None
+        self.keks: KekProvider = keks or LocalKeks(self)
 
     @classmethod
-    def create(cls, path: str | Path) -> Keyring:
-        """Write a new keyring at ``path``, refusing to replace one."""
+    def create(cls, location: str | Path) -> Keyring:
+        """Write a new keyring where ``location`` points, refusing to replace one.
+
+        With a ``pkcs11:`` URI, the first KEK is generated inside the token and the other keys
+        go to the URI's key file.
+        """
+        if str(location).startswith("pkcs11:"):
+            from .pkcs11 import Pkcs11Keks, Pkcs11Uri
+
+            uri = Pkcs11Uri.parse(str(location))
+            keks = Pkcs11Keks(uri)
+            if keks.versions:
+                raise KeyringError(f"the token {uri.token!r} holds KEKs already; refusing to add a keyring to it")
+            ring = cls._create_file(uri.keyfile, local_kek=False)
+            keks.create(1)
+            return cls(ring._data, ring.path, keks)
+        return cls._create_file(location, local_kek=True)
+
+    @classmethod
+    def _create_file(cls, path: str | Path, local_kek: bool) -> Keyring:
         target = Path(path)
         data = {
             "format": FORMAT,
@@ -126,7 +210,7 @@ class Keyring:
             "token": [_new_signing_entry()],
             "signing": [_new_signing_entry()],
             "seal": b64u(secrets.token_bytes(32)),
-            "kek": [{"version": 1, "key": b64u(secrets.token_bytes(32)), "created_at": _now()}],
+            "kek": [{"version": 1, "key": b64u(secrets.token_bytes(32)), "created_at": _now()}] if local_kek else [],
             "blind_index": b64u(secrets.token_bytes(32)),
         }
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -140,9 +224,17 @@ class Keyring:
 
     @classmethod
     def load(cls, location: str | Path) -> Keyring:
-        """Open the keyring named by ``NRM_KEYRING``."""
+        """Open the keyring named by ``NRM_KEYRING``: a file, or a ``pkcs11:`` URI and its key file."""
         if str(location).startswith("pkcs11:"):
-            raise KeyringError("PKCS#11 keyrings are not supported by this version; use a keyring file")
+            from .pkcs11 import Pkcs11Keks, Pkcs11Uri
+
+            uri = Pkcs11Uri.parse(str(location))
+            ring = cls._load_file(uri.keyfile)
+            return cls(ring._data, ring.path, Pkcs11Keks(uri))
+        return cls._load_file(location)
+
+    @classmethod
+    def _load_file(cls, location: str | Path) -> Keyring:
         path = Path(location)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -175,48 +267,38 @@ class Keyring:
     @property
     def kek_versions(self) -> list[int]:
         """Every KEK version held, oldest first."""
-        return [int(entry["version"]) for entry in self._data["kek"]]
+        return self.keks.versions
 
     @property
     def current_kek_version(self) -> int:
         """The version new DEKs are wrapped with."""
-        return self.kek_versions[-1]
-
-    def _kek(self, version: int) -> bytes:
-        for entry in self._data["kek"]:
-            if int(entry["version"]) == version:
-                return unb64u(entry["key"])
-        raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
+        versions = self.kek_versions
+        if not versions:
+            raise KeyringError("the keyring holds no KEK")
+        return versions[-1]
 
     def wrap_dek(self, dek: bytes, context: str) -> tuple[int, bytes]:
         """Wrap a DEK with the current KEK, bound to ``context`` (the record it keys)."""
         version = self.current_kek_version
-        nonce = secrets.token_bytes(12)
-        aad = f"nrm-dek|{version}|{context}".encode()
-        return version, nonce + AESGCM(self._kek(version)).encrypt(nonce, dek, aad)
+        return version, self.keks.wrap(version, dek, f"nrm-dek|{version}|{context}".encode())
 
     def unwrap_dek(self, version: int, wrapped: bytes, context: str) -> bytes:
         """Unwrap a DEK wrapped by KEK ``version`` for ``context``."""
-        aad = f"nrm-dek|{version}|{context}".encode()
-        try:
-            return AESGCM(self._kek(version)).decrypt(wrapped[:12], wrapped[12:], aad)
-        except InvalidTag:
-            raise CryptoError("the data key does not unwrap for this record") from None
+        return self.keks.unwrap(version, wrapped, f"nrm-dek|{version}|{context}".encode())
 
     def rotate_kek(self) -> int:
-        """Add a new KEK version and save the keyring; return the new version."""
+        """Add a new KEK version; return it."""
         version = self.current_kek_version + 1
-        self._data["kek"].append({"version": version, "key": b64u(secrets.token_bytes(32)), "created_at": _now()})
-        self._save()
+        self.keks.create(version)
         return version
 
     def retire_kek(self, version: int) -> None:
-        """Remove an old KEK version once no DEK is wrapped with it; save the keyring."""
+        """Remove an old KEK version once no DEK is wrapped with it."""
         if version == self.current_kek_version:
             raise KeyringError("the current KEK cannot be retired")
-        self._kek(version)
-        self._data["kek"] = [entry for entry in self._data["kek"] if int(entry["version"]) != version]
-        self._save()
+        if version not in self.kek_versions:
+            raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
+        self.keks.destroy(version)
 
     @property
     def blind_index_key(self) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def test_no_canary_in_the_database_its_dump_or_the_logs(session_app: Flask, data
         files = [database, *database.parent.glob(database.name + "-*")]
         data = b"".join(path.read_bytes() for path in files if path.exists())
     else:
-        dump = subprocess.run(["pg_dump", "--no-owner", "-h", str(url.host or "127.0.0.1"), "-p",
+        pg_dump = shutil.which("pg_dump")
+        assert pg_dump, "pg_dump (PostgreSQL's client) is needed to scan a dump"
+        dump = subprocess.run([pg_dump, "--no-owner", "-h", str(url.host or "127.0.0.1"), "-p",
                                str(url.port or 5432), "-U", str(url.username), str(url.database)],
                               capture_output=True, check=True, timeout=120)
         data = dump.stdout

@@ -1,0 +1,106 @@
+"""The PKCS#11 keyring against a real SoftHSM2 token: KEKs generated inside it, never leaving it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from nrm_api import create_app
+from nrm_api.crypto import CryptoError
+from nrm_api.crypto.envelope import new_dek
+from nrm_api.crypto.errors import KeyringError
+from nrm_api.crypto.keyring import Keyring
+from nrm_api.crypto.pkcs11 import Pkcs11Uri
+from nrm_api.extensions import db, limiter
+from tests.conftest import dispose, settings
+
+
+def _ensure(location: str) -> Keyring:
+    """The token's keyring, created on first use (tokens live for the whole session)."""
+    if Path(Pkcs11Uri.parse(location).keyfile).exists():
+        return Keyring.load(location)
+    return Keyring.create(location)
+
+
+def test_keks_live_in_the_token_and_wrap_inside_it(softhsm: dict[str, str]) -> None:
+    import pkcs11
+    from pkcs11 import Attribute, ObjectClass
+
+    ring = _ensure(softhsm["nrm-unit"])
+    while ring.kek_versions != [1] and len(ring.kek_versions) > 1:
+        ring.retire_kek(ring.kek_versions[0])
+    first = ring.current_kek_version
+    assert '"kek": []' in ring.path.read_text()
+    dek = new_dek()
+    version, wrapped = ring.wrap_dek(dek, "form:f-1")
+    reopened = Keyring.load(softhsm["nrm-unit"])
+    assert reopened.unwrap_dek(version, wrapped, "form:f-1") == dek
+    with pytest.raises(CryptoError):
+        reopened.unwrap_dek(version, wrapped, "form:f-2")
+
+    assert reopened.rotate_kek() == first + 1
+    rewrapped = reopened.wrap_dek(reopened.unwrap_dek(version, wrapped, "form:f-1"), "form:f-1")
+    reopened.retire_kek(first)
+    assert reopened.kek_versions == [first + 1]
+    assert reopened.unwrap_dek(*rewrapped, "form:f-1") == dek
+    with pytest.raises(KeyringError):
+        reopened.unwrap_dek(version, wrapped, "form:f-1")
+
+    uri = Pkcs11Uri.parse(softhsm["nrm-unit"])
+    token = pkcs11.lib(uri.module).get_token(token_label=uri.token)
+    with token.open(user_pin=uri.pin) as session:
+        (kek,) = list(session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}))
+        assert kek[Attribute.LABEL] == f"nrm-kek-v{first + 1}"
+        assert kek[Attribute.EXTRACTABLE] is False
+        assert kek[Attribute.SENSITIVE] is True
+
+
+def test_a_second_keyring_on_a_token_in_use_is_refused(softhsm: dict[str, str], tmp_path: Path) -> None:
+    uri = softhsm["nrm-unit"].replace("x-keyfile=", f"x-keyfile={tmp_path}/other-")
+    _ensure(softhsm["nrm-unit"])
+    with pytest.raises(KeyringError, match="holds KEKs already"):
+        Keyring.create(uri)
+
+
+@pytest.mark.parametrize("uri", [
+    "pkcs11:token=x",
+    "pkcs11:token=x?module-path=/nope.so&pin-source=env:NRM_NO_SUCH_VARIABLE&x-keyfile=/tmp/k",
+    "file:///etc/keys",
+])
+def test_incomplete_uris_are_refused_clearly(uri: str) -> None:
+    with pytest.raises(KeyringError):
+        Pkcs11Uri.parse(uri)
+
+
+@pytest.fixture
+def hsm_app(softhsm: dict[str, str], database_url: str) -> Iterator[Flask]:
+    """The whole app on a PKCS#11 keyring, each test in a rolled-back transaction."""
+    location = softhsm["nrm-app"]
+    _ensure(location)
+    app = create_app({**settings(database_url, Path("unused")), "KEYRING": location})
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        db.rebind(connection, join_transaction_mode="create_savepoint")
+        limiter.reset()
+        try:
+            yield app
+        finally:
+            db.session.close()
+            outer.rollback()
+            connection.close()
+    dispose(app)
+
+
+def test_forms_are_sealed_and_opened_through_the_token(hsm_app: Flask) -> None:
+    from tests.forms.helpers import adult, agency
+
+    http: FlaskClient = hsm_app.test_client()
+    ngo = agency(http)
+    document = adult()
+    written = ngo.sdk.submit_form(document)
+    assert ngo.sdk.read_form(written["id"])["document"] == document
