@@ -46,7 +46,7 @@ def _register(app: Flask, api: Api) -> None:
     from .agencies.views import blp as agencies_blp
     from .audit.views import blp as audit_blp
     from .forms.views import blp as forms_blp
-    from .forms.views import vocabulary_blp
+    from .forms.views import drafts_blp, vocabulary_blp
     from .system import bp as system_bp
 
     register_components(api)
@@ -54,6 +54,7 @@ def _register(app: Flask, api: Api) -> None:
     api.register_blueprint(agencies_blp)
     api.register_blueprint(audit_blp)
     api.register_blueprint(forms_blp)
+    api.register_blueprint(drafts_blp)
     api.register_blueprint(vocabulary_blp)
     app.register_blueprint(system_bp)
     app.register_error_handler(OAuthError, oauth_error)

@@ -22,7 +22,7 @@ from ..errors import ConflictError, InvalidError
 from ..extensions import db
 from ..idempotency.service import Reply
 from . import store
-from .models import Form, FormDecision, FormKey
+from .models import Form, FormDecision, FormDraft, FormKey
 from .schemas import SPECIAL, Strict, _meta, code, text
 from .service import Forbidden, canonical_body, check_if_match, etag, readable, receipt
 
@@ -121,12 +121,16 @@ def rewrap(actor: Actor, batch: int = 500) -> int:
         keys = list(db.session.scalars(
             select(FormKey).where(FormKey.kek_version != ring.current_kek_version, FormKey.wrapped_dek.is_not(None))
             .order_by(FormKey.form_id).limit(batch)))
-        if not keys:
+        drafts = list(db.session.scalars(select(FormDraft).where(FormDraft.kek_version != ring.current_kek_version)
+                                         .order_by(FormDraft.id).limit(batch)))
+        if not keys and not drafts:
             return moved
         for key in keys:
-            dek = store.open_key(key)
-            key.kek_version, key.wrapped_dek = ring.wrap_dek(dek, f"form:{key.form_id}")
+            key.kek_version, key.wrapped_dek = ring.wrap_dek(store.open_key(key), f"form:{key.form_id}")
+        for draft in drafts:
+            dek = ring.unwrap_dek(draft.kek_version, draft.wrapped_dek, f"draft:{draft.id}")
+            draft.kek_version, draft.wrapped_dek = ring.wrap_dek(dek, f"draft:{draft.id}")
         audit.record(actor, AuditAction.KEYS_REWRAP, "allowed", resource=f"kek:{ring.current_kek_version}",
-                     reason=f"moved:{len(keys)}")
+                     reason=f"moved:{len(keys) + len(drafts)}")
         db.session.commit()
-        moved += len(keys)
+        moved += len(keys) + len(drafts)

@@ -96,3 +96,21 @@ class FormDecision(Base):
     signed_kid: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormDraft(Base):
+    """A form being written: its author's agency only, never shared, unsigned, sealed like a form."""
+
+    __tablename__ = "form_drafts"
+    __table_args__ = (Index("ix_form_drafts_agency_updated", "agency_id", "updated_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    public: Mapped[dict[str, Any]]
+    sealed: Mapped[dict[str, str]]
+    kek_version: Mapped[int] = mapped_column(Integer, index=True)
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)

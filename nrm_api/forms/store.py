@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -48,6 +48,17 @@ def place(form: Form, version: int, path: str) -> FieldPlace:
     return FieldPlace("form", f"{form.id}/v{version}", path, SCHEMA_VERSION, form.agency_id)
 
 
+def seal_values(values: dict[str, Any], dek: bytes, where: Callable[[str], FieldPlace]) -> dict[str, str]:
+    """Seal each value for its place, base64 for storage."""
+    return {path: base64.b64encode(seal_value(dek, where(path), value)).decode() for path, value in values.items()}
+
+
+def open_values(sealed: dict[str, str], dek: bytes, where: Callable[[str], FieldPlace],
+                paths: Iterable[str]) -> dict[str, Any]:
+    """Open the values asked for."""
+    return {path: open_value(dek, where(path), base64.b64decode(sealed[path])) for path in paths if path in sealed}
+
+
 def seal_value(dek: bytes, where: FieldPlace, value: Any) -> bytes:
     """Seal one JSON value."""
     return seal_field(dek, canonical(value), where)
@@ -63,15 +74,12 @@ def seal_document(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The public part of a document and its other fields sealed one by one."""
     public, values = split(document)
-    sealed = {path: base64.b64encode(seal_value(dek, place(form, version, path), value)).decode()
-              for path, value in values.items()}
-    return public, sealed
+    return public, seal_values(values, dek, lambda path: place(form, version, path))
 
 
 def open_paths(form: Form, row: FormVersion, dek: bytes, paths: Iterable[str]) -> dict[str, Any]:
     """Open only the fields asked for (need-to-know: nothing else is decrypted)."""
-    return {path: open_value(dek, place(form, row.version, path), base64.b64decode(row.sealed[path]))
-            for path in paths if path in row.sealed}
+    return open_values(row.sealed, dek, lambda path: place(form, row.version, path), paths)
 
 
 def name_indexes(document: dict[str, Any]) -> set[str]:

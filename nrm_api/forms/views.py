@@ -15,9 +15,9 @@ from ..audit.schemas import EventPageSchema
 from ..crypto.canonical import canonical
 from ..crypto.jws import RESPONSE_TYPE, sign_service
 from ..idempotency.service import Reply
-from . import decisions, service, store
+from . import decisions, drafts, service, store
 from .vocabulary import code_lists
-from .wire import FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
+from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Identification forms")
 vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabulary",
@@ -128,3 +128,49 @@ def access_log(query: dict[str, Any], form_id: str) -> Any:
 def vocabulary() -> Any:
     """Every code list of the form with its labels in English, Russian and Belarusian."""
     return code_lists()
+
+
+drafts_blp = Blueprint("drafts", __name__, url_prefix="/api/v1/drafts",
+                       description="Drafts of forms: your agency only, unsigned, never shared")
+
+
+@drafts_blp.route("", methods=["POST"])
+@requires(Permission.FORM_CREATE)
+@drafts_blp.doc(requestBody=_body("FormDocument"))
+@drafts_blp.response(201, DraftSchema)
+def create_draft() -> Any:
+    """Save a draft: it may be incomplete, but what it holds must validate."""
+    return drafts.create(current_actor(), request.get_json())
+
+
+@drafts_blp.route("", methods=["GET"])
+@requires(Permission.FORM_READ)
+@drafts_blp.response(200, DraftSchema(many=True))
+def list_drafts() -> Any:
+    """Your agency's drafts, newest first."""
+    return drafts.listing(current_actor())
+
+
+@drafts_blp.route("/<draft_id>", methods=["GET"])
+@requires(Permission.FORM_READ)
+@drafts_blp.response(200, DraftSchema)
+def read_draft(draft_id: str) -> Any:
+    """A draft, whole."""
+    return drafts.read(current_actor(), draft_id)
+
+
+@drafts_blp.route("/<draft_id>", methods=["PUT"])
+@requires(Permission.FORM_UPDATE)
+@drafts_blp.doc(requestBody=_body("FormDocument"))
+@drafts_blp.response(200, DraftSchema)
+def replace_draft(draft_id: str) -> Any:
+    """Overwrite a draft."""
+    return drafts.replace(current_actor(), draft_id, request.get_json())
+
+
+@drafts_blp.route("/<draft_id>", methods=["DELETE"])
+@requires(Permission.FORM_UPDATE)
+@drafts_blp.response(204)
+def discard_draft(draft_id: str) -> None:
+    """Discard a draft."""
+    drafts.discard(current_actor(), draft_id)

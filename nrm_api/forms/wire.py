@@ -69,3 +69,14 @@ class FormPageQuerySchema(ma.Schema):
 
     cursor = ma.fields.String()
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 500))
+
+
+class DraftSchema(ma.Schema):
+    """A draft: its document only when read one at a time."""
+
+    id = ma.fields.String(required=True)
+    created_by = ma.fields.String()
+    created_at = ma.fields.String()
+    updated_at = ma.fields.String()
+    revision = ma.fields.Integer()
+    document = ma.fields.Dict(metadata=DOCUMENT)

@@ -1,10 +1,11 @@
-"""identification forms and idempotency keys
+"""identification forms drafts and idempotency keys
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-23
 
-Forms keep every sensitive value as ciphertext; the app role gets the same DML as on other tables.
+Forms and drafts keep every sensitive value as ciphertext; the app role gets the same DML as on other
+tables.
 """
 
 from __future__ import annotations
@@ -34,6 +35,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_idempotency_keys_created_at'), ['created_at'], unique=False)
+
+    op.create_table('form_drafts',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('agency_id', sa.String(length=64), nullable=False),
+    sa.Column('created_by', sa.String(length=200), nullable=False),
+    sa.Column('created_at', nrm_api.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', nrm_api.database.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revision', sa.Integer(), nullable=False),
+    sa.Column('public', sa.JSON(), nullable=False),
+    sa.Column('sealed', sa.JSON(), nullable=False),
+    sa.Column('kek_version', sa.Integer(), nullable=False),
+    sa.Column('wrapped_dek', sa.LargeBinary(), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_form_drafts_agency_id_agencies')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_form_drafts'))
+    )
+    with op.batch_alter_table('form_drafts', schema=None) as batch_op:
+        batch_op.create_index('ix_form_drafts_agency_updated', ['agency_id', 'updated_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_form_drafts_kek_version'), ['kek_version'], unique=False)
 
     op.create_table('forms',
     sa.Column('id', sa.String(length=36), nullable=False),
@@ -107,7 +126,7 @@ def upgrade() -> None:
     )
     # ### end Alembic commands ###
     if op.get_bind().dialect.name == "postgresql":
-        for table in ("forms", "form_keys", "form_versions", "form_blind_indexes", "form_decisions",
+        for table in ("forms", "form_keys", "form_versions", "form_blind_indexes", "form_decisions", "form_drafts",
                       "idempotency_keys"):
             op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO nrm_app")
         op.execute("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO nrm_app")
@@ -132,6 +151,11 @@ def downgrade() -> None:
         batch_op.drop_index('ix_forms_agency_created')
 
     op.drop_table('forms')
+    with op.batch_alter_table('form_drafts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_form_drafts_kek_version'))
+        batch_op.drop_index('ix_form_drafts_agency_updated')
+
+    op.drop_table('form_drafts')
     with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_idempotency_keys_created_at'))
 
