@@ -35,6 +35,7 @@ test: system-packages $(STAMP)
 bench: $(STAMP)
 	command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 	$(BIN)/python -m benchmarks.audit
+	$(BIN)/python -m benchmarks.forms
 
 openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write

@@ -34,6 +34,10 @@ from .rules import consent_errors, is_child, merge, sealed_paths, split
 from .schemas import SCHEMA_VERSION, FormDocumentSchema
 
 
+#: Schemas are built once: building one costs more than validating a form with it.
+DOCUMENT_SCHEMA = FormDocumentSchema()
+
+
 class Forbidden(DomainError):
     """The caller may know the form exists, but may not do this to it."""
 
@@ -54,7 +58,7 @@ def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidError("the body must be a JSON object: the form document")
     try:
-        FormDocumentSchema().load(raw)
+        DOCUMENT_SCHEMA.load(raw)
     except ma.ValidationError as error:
         raise InvalidError("the form does not validate", errors={"json": error.messages}) from None
     errors = consent_errors(raw, today.date())
@@ -73,17 +77,11 @@ def receipt(record: str, version: int, payload: bytes, audit_event_id: int) -> s
 def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
     """Accept a signed form: seal it, index it, audit it, answer with a receipt; replay on retry."""
     payload = canonical_body(raw)
-    replay = idempotency.claim(actor, key, idempotency.fingerprint("POST", path, payload))
-    if replay is not None:
-        return replay
-    try:
-        return _submit(actor, raw, payload, signature, str(key))
-    except Exception:
-        idempotency.release(actor, key)
-        raise
-
-
-def _submit(actor: Actor, raw: Any, payload: bytes, signature: str | None, key: str) -> Reply:
+    key = idempotency.check_key(key)
+    request_fingerprint = idempotency.fingerprint("POST", path, payload)
+    first = idempotency.replay(actor, key, request_fingerprint)
+    if first is not None:
+        return first
     form_id = str(uuid.uuid4())
     signed = verify_write(actor, signature, payload, Permission.FORM_CREATE, f"form:{form_id}")
     _refuse_invalid(actor, Permission.FORM_CREATE, f"form:{form_id}", raw)
@@ -104,9 +102,7 @@ def _submit(actor: Actor, raw: Any, payload: bytes, signature: str | None, key: 
                         "receipt": receipt(form.id, 1, payload, event.id),
                         "possible_duplicates": _duplicates(actor, form.id, indexes)},
                   {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form)})
-    idempotency.complete(actor, key, reply)
-    db.session.commit()
-    return reply
+    return idempotency.commit_with(actor, key, request_fingerprint, reply)
 
 
 def _refuse_invalid(actor: Actor, action: Permission, resource: str, raw: Any) -> None:

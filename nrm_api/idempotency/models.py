@@ -12,7 +12,7 @@ from ..database import Base, utcnow
 
 
 class IdempotencyRecord(Base):
-    """A POST's first answer, kept per principal and key for at least 24 hours."""
+    """A POST's first answer, kept per principal and key for at least 24 hours (48 in fact)."""
 
     __tablename__ = "idempotency_keys"
 
@@ -21,9 +21,8 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     #: What the request was: method, path and SHA-256 of its body.
     fingerprint: Mapped[str] = mapped_column(String(64))
-    #: ``running`` until the first answer is stored with the work, in one transaction.
-    state: Mapped[str] = mapped_column(String(10), default="running")
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    response: Mapped[dict[str, Any] | None]
-    headers: Mapped[dict[str, str] | None]
+    status_code: Mapped[int] = mapped_column(Integer)
+    #: The first answer, stored in the same transaction as the work it answers.
+    response: Mapped[dict[str, Any]]
+    headers: Mapped[dict[str, str]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

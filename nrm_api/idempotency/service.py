@@ -1,15 +1,22 @@
-"""``Idempotency-Key``: claim a key, do the work, store the first answer with the work, replay it."""
+"""``Idempotency-Key``: the first answer is stored in the same transaction as the work it answers.
+
+A retry finds the stored answer and gets it again (the same key with another body is 422). Two
+requests racing with one key both do the work, but only one can store its answer: the other's
+insert waits on the key's unique index and then fails, its whole transaction rolls back, and it
+answers with the winner's reply — or 409 if the winner is still running after a second.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..audit.actor import Actor
 from ..database import utcnow
@@ -19,14 +26,19 @@ from .models import IdempotencyRecord
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")
 KEEP = timedelta(hours=48)
-#: A claim older than this whose work never committed may be taken over: the work rolled back.
-ABANDONED = timedelta(minutes=5)
+PRUNE_ONE_IN = 200
 
 
 class MissingKey(DomainError):
     """The request needs an ``Idempotency-Key``."""
 
     status, slug, title = 400, "idempotency-key-required", "Idempotency-Key required"
+
+
+class StillRunning(ConflictError):
+    """The first request with this key has not finished yet."""
+
+    slug = "idempotency-key-in-use"
 
 
 @dataclass(frozen=True)
@@ -43,57 +55,45 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(f"{method} {path}\n".encode() + body).hexdigest()
 
 
-def claim(actor: Actor, key: str | None, request_fingerprint: str) -> Reply | None:
-    """Claim ``key`` for this request, committed at once; or return the first answer given for it."""
+def check_key(key: str | None) -> str:
+    """The key, or a clear 400/422."""
     if not key:
         raise MissingKey("send an Idempotency-Key header (e.g. a UUID) with this POST")
     if not KEY_PATTERN.match(key):
         raise InvalidError("an Idempotency-Key is 1-200 printable ASCII characters",
                            errors={"headers": {"Idempotency-Key": ["invalid"]}})
-    session = db.session
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP))
-    record = session.get(IdempotencyRecord, (actor.subject, key))
+    return key
+
+
+def replay(actor: Actor, key: str, request_fingerprint: str) -> Reply | None:
+    """The first answer given for ``key``, if there is one."""
+    if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 - when to prune, not a secret
+        db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP))
+    record = db.session.get(IdempotencyRecord, (actor.subject, key))
     if record is None:
-        session.add(IdempotencyRecord(principal=actor.subject, key=key, fingerprint=request_fingerprint))
-        try:
-            session.commit()
-            return None
-        except IntegrityError:
-            session.rollback()
-            record = session.get(IdempotencyRecord, (actor.subject, key))
-            if record is None:
-                raise ConflictError("a request with this Idempotency-Key is still running") from None
-    return _existing(record, request_fingerprint)
-
-
-def _existing(record: IdempotencyRecord, request_fingerprint: str) -> Reply | None:
+        return None
     if record.fingerprint != request_fingerprint:
         raise InvalidError("this Idempotency-Key was used with another request",
                            errors={"headers": {"Idempotency-Key": ["reused with another body"]}})
-    if record.state == "done":
-        return Reply(int(record.status_code or 200), dict(record.response or {}), dict(record.headers or {}))
-    if utcnow() - record.created_at > ABANDONED:
-        record.created_at = utcnow()
-        db.session.commit()
-        return None
-    raise ConflictError("the first request with this Idempotency-Key is still running; retry shortly")
+    return Reply(record.status_code, dict(record.response), dict(record.headers))
 
 
-def complete(actor: Actor, key: str, reply: Reply) -> None:
-    """Store the first answer, in the same transaction as the work it answers."""
-    record = db.session.get(IdempotencyRecord, (actor.subject, key))
-    if record is not None:
-        record.state, record.status_code = "done", reply.status
-        record.response, record.headers = reply.body, reply.headers
-
-
-def release(actor: Actor, key: str | None) -> None:
-    """Give the key up after a request that changed nothing, so a corrected retry may use it."""
-    if not key:
-        return
+def commit_with(actor: Actor, key: str, request_fingerprint: str, reply: Reply) -> Reply:
+    """Store the answer beside the work and commit both; if another request won the key, answer as it did."""
     session = db.session
-    session.rollback()
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.principal == actor.subject,
-                                                    IdempotencyRecord.key == key,
-                                                    IdempotencyRecord.state == "running"))
-    session.commit()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL lock_timeout = '1s'"))
+    session.add(IdempotencyRecord(principal=actor.subject, key=key, fingerprint=request_fingerprint,
+                                  status_code=reply.status, response=reply.body, headers=reply.headers))
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        first = replay(actor, key, request_fingerprint)
+        if first is None:  # pragma: no cover - the winner's row is committed when the unique index fails us
+            raise StillRunning("the first request with this Idempotency-Key is still running") from None
+        return first
+    except OperationalError:
+        session.rollback()
+        raise StillRunning("the first request with this Idempotency-Key is still running; retry shortly") from None
+    return reply

@@ -26,10 +26,9 @@ def upgrade() -> None:
     sa.Column('principal', sa.String(length=200), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
-    sa.Column('state', sa.String(length=10), nullable=False),
-    sa.Column('status_code', sa.Integer(), nullable=True),
-    sa.Column('response', sa.JSON(), nullable=True),
-    sa.Column('headers', sa.JSON(), nullable=True),
+    sa.Column('status_code', sa.Integer(), nullable=False),
+    sa.Column('response', sa.JSON(), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
     sa.Column('created_at', nrm_api.database.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('principal', 'key', name=op.f('pk_idempotency_keys'))
     )

@@ -1,0 +1,169 @@
+"""Forms benchmark (`make bench`): signed + field-encrypted + audited submit and read, beside a plain
+baseline on the same stack, both served by gunicorn on PostgreSQL; figures as JSON lines.
+
+Bodies are signed before the clock starts (signing is the client's cost, not the service's).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from nrm_api import create_app
+from nrm_api.accounts import admin
+from nrm_api.agencies import service as agencies
+from nrm_api.audit.actor import Actor
+from nrm_api.client import NrmClient
+from nrm_api.crypto.canonical import canonical
+from nrm_api.crypto.jose import generate_private_jwk, public_half
+from nrm_api.crypto.jws import sign_detached
+from nrm_api.crypto.keyring import Keyring
+
+from .common import figure, note, percentile, postgres_database
+
+SUBMITS = int(os.environ.get("BENCH_FORM_SUBMITS", "1500"))
+READS = int(os.environ.get("BENCH_FORM_READS", "3000"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+Request = tuple[str, str, bytes | None, dict[str, str]]
+
+
+def _document() -> dict[str, object]:
+    from tests.forms.helpers import adult  # the same realistic form the tests submit
+
+    return adult()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def _load(port: int, requests: list[Request], expect: int) -> tuple[float, list[float], list[bytes]]:
+    """Send ``requests`` from CONCURRENCY threads; return throughput, latencies (ms) and bodies."""
+    queue = list(enumerate(requests))
+    lock = threading.Lock()
+    latencies: list[float] = []
+    bodies: list[bytes] = [b""] * len(requests)
+    failures: list[str] = []
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                index, (method, path, body, headers) = queue.pop()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            began = time.perf_counter()
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            elapsed = (time.perf_counter() - began) * 1000
+            connection.close()
+            with lock:
+                latencies.append(elapsed)
+                bodies[index] = data
+                if response.status != expect:
+                    failures.append(f"{response.status} {data[:200]!r}")
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} failed requests, e.g. {failures[0]}")
+    return len(requests) / (time.perf_counter() - started), latencies, bodies
+
+
+def _report(name: str, protected: tuple[float, list[float]], plain: tuple[float, list[float]], target: float) -> None:
+    ratio = protected[0] / plain[0]
+    figure(f"forms.{name}", protected_per_s=round(protected[0], 1), baseline_per_s=round(plain[0], 1),
+           ratio=round(ratio, 3), target_ratio=target, meets_target=ratio >= target,
+           protected_p50_ms=round(percentile(protected[1], 0.5), 2),
+           protected_p99_ms=round(percentile(protected[1], 0.99), 2),
+           baseline_p50_ms=round(percentile(plain[1], 0.5), 2), baseline_p99_ms=round(percentile(plain[1], 0.99), 2),
+           requests=len(protected[1]), concurrency=CONCURRENCY, workers=WORKERS)
+
+
+def main() -> None:
+    """Run both servers on one throwaway database and compare."""
+    with postgres_database() as url, tempfile.TemporaryDirectory() as scratch:
+        ring = Keyring.create(Path(scratch) / "keyring.json")
+        env = {**os.environ, "NRM_DATABASE_URL": url, "NRM_KEYRING": str(ring.path),
+               "NRM_SECRET_KEY": secrets.token_urlsafe(32)}
+        port, plain_port = _free_port(), _free_port()
+        env["NRM_BASE_URL"] = f"http://127.0.0.1:{port}"
+        app = create_app({"DATABASE_URL": url, "KEYRING": str(ring.path), "SECRET_KEY": env["NRM_SECRET_KEY"],
+                          "BASE_URL": env["NRM_BASE_URL"], "AUDIT_SEQUENCER_INTERVAL": 0})
+        private = generate_private_jwk()
+        with app.app_context():
+            operator = Actor("cli:bench", role="operator")
+            agencies.add_agency(operator, "bench-ngo", kind="ngo", name_en="Bench NGO")
+            admin.add_client(operator, "bench-ngo", "bench-system", public_half(private))
+        nrm = _serve([sys.executable, "-m", "nrm_api.cli", "serve", "--port", str(port), "--workers", str(WORKERS)],
+                     env, port)
+        plain = _serve([sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{plain_port}",
+                        "benchmarks.baseline:create_app()"], env, plain_port)
+        try:
+            _compare(port, plain_port, private)
+        finally:
+            for server in (nrm, plain):
+                server.terminate()
+                server.wait(timeout=30)
+
+
+def _compare(port: int, plain_port: int, private: dict[str, str]) -> None:
+    token = NrmClient(f"http://127.0.0.1:{port}", "bench-system", private).token()
+    payload = canonical(_document())
+    signature = sign_detached(payload, private)
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    submits: list[Request] = [("POST", "/api/v1/forms", payload, {**auth, "X-JWS-Signature": signature,
+                                                                  "Idempotency-Key": str(uuid.uuid4())})
+                              for _ in range(SUBMITS)]
+    plain_submits: list[Request] = [("POST", "/baseline/forms", payload, {"Content-Type": "application/json"})
+                                    for _ in range(SUBMITS)]
+    note(f"submitting {SUBMITS} forms to each …")
+    rate, latencies, bodies = _load(port, submits, 201)
+    plain_rate, plain_latencies, plain_bodies = _load(plain_port, plain_submits, 201)
+    _report("submit", (rate, latencies), (plain_rate, plain_latencies), 0.7)
+    ids = [json.loads(body)["id"] for body in bodies]
+    plain_ids = [json.loads(body)["id"] for body in plain_bodies]
+    rng = random.Random(11)
+    reads: list[Request] = [("GET", f"/api/v1/forms/{rng.choice(ids)}", None, auth) for _ in range(READS)]
+    plain_reads: list[Request] = [("GET", f"/baseline/forms/{rng.choice(plain_ids)}", None, {})
+                                  for _ in range(READS)]
+    note(f"reading {READS} forms from each …")
+    rate, latencies, _ = _load(port, reads, 200)
+    plain_rate, plain_latencies, _ = _load(plain_port, plain_reads, 200)
+    _report("read", (rate, latencies), (plain_rate, plain_latencies), 0.8)
+
+
+if __name__ == "__main__":
+    main()
