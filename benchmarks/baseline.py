@@ -1,5 +1,6 @@
 """The baseline of the forms benchmark: the same stack (Flask, SQLAlchemy, PostgreSQL, gunicorn) storing and
-returning the same JSON with no signature, no encryption, no audit. Benchmark code, not the product's API."""
+returning the same JSON with no signature, no encryption, no audit. Benchmark code, not the product's API.
+"""
 
 from __future__ import annotations
 

@@ -33,7 +33,6 @@ from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
 from .schemas import SCHEMA_VERSION, FormDocumentSchema
 
-
 #: Schemas are built once: building one costs more than validating a form with it.
 DOCUMENT_SCHEMA = FormDocumentSchema()
 
