@@ -1,5 +1,7 @@
-"""The baseline of the forms benchmark: the same stack (Flask, SQLAlchemy, PostgreSQL, gunicorn) storing and
-returning the same JSON with no signature, no encryption, no audit. Benchmark code, not the product's API.
+"""The baseline of the forms benchmark: the same stack, unprotected.
+
+Flask, SQLAlchemy, PostgreSQL and gunicorn storing and returning the same JSON with no token, no
+signature, no encryption, no audit. Benchmark code, not the product's API.
 """
 
 from __future__ import annotations

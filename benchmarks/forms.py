@@ -1,7 +1,8 @@
-"""Forms benchmark (`make bench`): signed + field-encrypted + audited submit and read, beside a plain
-baseline on the same stack, both served by gunicorn on PostgreSQL; figures as JSON lines.
+"""Forms benchmark (`make bench`): protected submit and read beside a plain baseline.
 
-Bodies are signed before the clock starts (signing is the client's cost, not the service's).
+Signed + field-encrypted + audited, against the same JSON stored plainly on the same stack, both
+served by gunicorn on PostgreSQL; figures as JSON lines. Bodies are signed before the clock starts
+(signing is the client's cost, not the service's).
 """
 
 from __future__ import annotations
