@@ -96,7 +96,8 @@ def session_app(database_url: str, keyring_path: Path) -> Iterator[Flask]:
 
 
 def dispose(app: Flask) -> None:
-    """Close every pooled connection of ``app``."""
+    """Stop ``app``'s sequencer thread and close every pooled connection."""
+    app.extensions["nrm_audit_background"].stop()
     with app.app_context():
         db.session.close()
         db.engine.dispose()

@@ -26,12 +26,13 @@ class Background:
         self.app = app
         self.interval = interval
         self.wake = threading.Event()
+        self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
 
     def notify(self) -> None:
         """Ask for a run soon (called after every commit that wrote audit events)."""
-        if self.interval <= 0:
+        if self.interval <= 0 or self.stopping.is_set():
             return
         if self.thread is None:
             with self.lock:
@@ -40,11 +41,19 @@ class Background:
                     self.thread.start()
         self.wake.set()
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread after its current run (at shutdown, or when an app is thrown away)."""
+        self.stopping.set()
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
     def _loop(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             self.wake.wait(self.interval)
             self.wake.clear()
-            self.run_once()
+            if not self.stopping.is_set():
+                self.run_once()
 
     def run_once(self) -> int:
         """One pass: sequence what is queued, checkpoint when due. Errors are logged, not raised."""
