@@ -58,6 +58,10 @@ def render(spec: dict[str, Any]) -> dict[str, str]:
     for name, schema in spec.get("components", {}).get("schemas", {}).items():
         standalone = {"$schema": JSON_SCHEMA_DIALECT, "$id": f"{name}.json", "title": name, **_relink(schema)}
         files[f"schemas/{name}.json"] = json.dumps(standalone, indent=2, ensure_ascii=False) + "\n"
+    from .forms.examples import EXAMPLES
+
+    for name, make in EXAMPLES.items():
+        files[f"schemas/examples/{name}.json"] = json.dumps(make(), indent=2, ensure_ascii=False) + "\n"
     return files
 
 
@@ -90,7 +94,7 @@ def drift(root: Path) -> list[str]:
     stale = [path for path, text in files.items()
              if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
     wanted = set(files)
-    extra = [str(p.relative_to(root)) for p in (root / "schemas").glob("*.json")
+    extra = [str(p.relative_to(root)) for p in (root / "schemas").rglob("*.json")
              if str(p.relative_to(root)) not in wanted]
     return sorted(stale + extra)
 
@@ -98,9 +102,9 @@ def drift(root: Path) -> list[str]:
 def write(root: Path) -> list[str]:
     """Regenerate ``openapi.yaml`` and ``schemas/`` under ``root``; return what was written."""
     files = generated_files()
-    (root / "schemas").mkdir(exist_ok=True)
-    for stale in (root / "schemas").glob("*.json"):
-        if f"schemas/{stale.name}" not in files:
+    (root / "schemas" / "examples").mkdir(parents=True, exist_ok=True)
+    for stale in (root / "schemas").rglob("*.json"):
+        if str(stale.relative_to(root)) not in files:
             stale.unlink()
     for path, text in files.items():
         (root / path).write_text(text, encoding="utf-8")

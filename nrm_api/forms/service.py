@@ -21,6 +21,7 @@ from ..agencies.service import require_agency
 from ..audit import service as audit
 from ..audit.actor import Actor
 from ..crypto.canonical import NotCanonicalizable, canonical, sha256_hex
+from ..crypto.envelope import DecryptionError
 from ..crypto.jws import RECEIPT_TYPE, sign_service
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
@@ -199,6 +200,11 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
         opened = store.open_paths(form, row, store.open_key(db.session.get(FormKey, form.id)), wanted)
     except store.ShreddedError:
         opened = {}
+    except DecryptionError:
+        audit.record_refusal(actor, Permission.FORM_READ, reason="integrity", resource=f"form:{form.id}",
+                             outcome="failed")
+        raise Problem(500, "integrity-failure", "Stored data failed its integrity check",
+                      "a sealed field does not open in its place; operators have been told by the audit log") from None
     withheld = sorted(set(row.sealed) - set(opened))
     body: dict[str, Any] = {"id": form.id, "version": form.version, "agency": form.agency_id,
                             "created_at": form.created_at.isoformat(), "status": form.status,

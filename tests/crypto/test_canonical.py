@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nrm_api.crypto.canonical import canonical
@@ -47,3 +47,30 @@ json_values = st.recursive(
 def test_canonical_form_round_trips_and_is_a_fixed_point(value: object) -> None:
     once = canonical(value)
     assert canonical(json.loads(once)) == once
+
+
+plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(alphabet=st.characters(max_codepoint=127), max_size=8), children, max_size=4),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500)
+@given(plain_values)
+def test_the_fast_path_gives_the_same_bytes_as_rfc8785(value: object) -> None:
+    import rfc8785
+
+    assert canonical(value) == rfc8785.dumps(value)
+
+
+def test_values_off_the_fast_path_still_canonicalise() -> None:
+    import rfc8785
+
+    for value in ({"é": 1, "z": 2, "a": [1.5, 1e21]}, {"\U0001f600": "x", "\ufb33": "y"}, [0.1, -0.0]):
+        assert canonical(value) == rfc8785.dumps(value)
+    from nrm_api.crypto.canonical import NotCanonicalizable
+
+    with pytest.raises(NotCanonicalizable):
+        canonical({"n": 2**60})

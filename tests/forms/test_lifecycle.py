@@ -146,3 +146,18 @@ def test_read_access_is_cut_by_the_disclosure_policy(app: Flask) -> None:
                                                                  purpose="identification"))
     assert withheld_paths(visible_classes(is_author=False, kind="authority", purpose="identification")) == []
     assert withheld_paths(visible_classes(is_author=True)) == []
+
+
+def test_a_ciphertext_moved_to_another_form_does_not_open(client: FlaskClient) -> None:
+    ngo = agency(client)
+    first, second = (ngo.sdk.submit_form(adult()) for _ in range(2))
+    donor = db.session.get(FormVersion, (first["id"], 1))
+    target = db.session.get(FormVersion, (second["id"], 1))
+    assert donor is not None and target is not None
+    target.sealed = {**target.sealed, "person.first_name": donor.sealed["person.first_name"]}
+    db.session.commit()
+    with pytest.raises(NrmError) as refused:
+        ngo.sdk.read_form(second["id"])
+    assert refused.value.status == 500
+    assert refused.value.problem["type"] == "urn:nrm:problem:integrity-failure"
+    assert (last_event().outcome, last_event().reason) == ("failed", "integrity")
