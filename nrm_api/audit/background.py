@@ -17,6 +17,8 @@ from . import log as audit_log
 from . import sequencer
 
 logger = logging.getLogger(__name__)
+#: How long a woken sequencer waits for more commits before it runs.
+GATHER_SECONDS = 0.05
 
 
 class Background:
@@ -50,7 +52,9 @@ class Background:
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
-            self.wake.wait(self.interval)
+            if self.wake.wait(self.interval):
+                # let the commits of the next moment join this run: one batch, not one run per event
+                self.stopping.wait(min(GATHER_SECONDS, self.interval))
             self.wake.clear()
             if not self.stopping.is_set():
                 self.run_once()
