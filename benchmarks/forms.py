@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from nrm_api import create_app
 from nrm_api.accounts import admin
@@ -40,10 +41,13 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 Request = tuple[str, str, bytes | None, dict[str, str]]
 
 
-def _document() -> dict[str, object]:
-    from tests.forms.helpers import adult  # the same realistic form the tests submit
+def _document(number: int) -> dict[str, Any]:
+    """The realistic form the tests submit, about a different person each time."""
+    from tests.forms.helpers import adult
 
-    return adult()
+    document = adult()
+    document["person"]["first_name"] = f"Olga{number}"
+    return document
 
 
 def _free_port() -> int:
@@ -141,14 +145,13 @@ def main() -> None:
 
 def _compare(port: int, plain_port: int, private: dict[str, str]) -> None:
     token = NrmClient(f"http://127.0.0.1:{port}", "bench-system", private).token()
-    payload = canonical(_document())
-    signature = sign_detached(payload, private)
+    payloads = [canonical(_document(n)) for n in range(SUBMITS)]
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    submits: list[Request] = [("POST", "/api/v1/forms", payload, {**auth, "X-JWS-Signature": signature,
-                                                                  "Idempotency-Key": str(uuid.uuid4())})
-                              for _ in range(SUBMITS)]
+    submits: list[Request] = [("POST", "/api/v1/forms", payload, {
+        **auth, "X-JWS-Signature": sign_detached(payload, private), "Idempotency-Key": str(uuid.uuid4())})
+        for payload in payloads]
     plain_submits: list[Request] = [("POST", "/baseline/forms", payload, {"Content-Type": "application/json"})
-                                    for _ in range(SUBMITS)]
+                                    for payload in payloads]
     note(f"submitting {SUBMITS} forms to each …")
     rate, latencies, bodies = _load(port, submits, 201)
     plain_rate, plain_latencies, plain_bodies = _load(plain_port, plain_submits, 201)

@@ -34,6 +34,8 @@ from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
 from .schemas import SCHEMA_VERSION, FormDocumentSchema
 
+#: At most this many possible duplicates are named in an answer.
+MAX_DUPLICATES = 20
 #: Schemas are built once: building one costs more than validating a form with it.
 DOCUMENT_SCHEMA = FormDocumentSchema()
 
@@ -128,7 +130,7 @@ def _duplicates(actor: Actor, form_id: str, indexes: set[str]) -> list[dict[str,
     rows = db.session.execute(
         select(Form.id, Form.agency_id).join(FormBlindIndex, FormBlindIndex.form_id == Form.id)
         .where(FormBlindIndex.value.in_(indexes), Form.id != form_id, Form.agency_id == actor.agency)
-        .distinct().order_by(Form.id)).all()
+        .distinct().order_by(Form.id).limit(MAX_DUPLICATES)).all()
     return [{"form_id": row.id, "agency": row.agency_id} for row in rows]
 
 
@@ -237,9 +239,16 @@ def latest_decision(form: Form, dek_classes: frozenset[str]) -> dict[str, Any] |
     return decision
 
 
-def summaries(actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
+def summaries(actor: Actor, cursor: str | None, limit: int, filters: dict[str, Any] | None = None) -> dict[str, Any]:
     """The forms the caller's agency may see: their non-identifying summary, a page at a time."""
     query = select(Form).where(Form.agency_id == actor.agency).order_by(Form.created_at, Form.id).limit(limit + 1)
+    wanted = filters or {}
+    if "status" in wanted:
+        query = query.where(Form.status == wanted["status"])
+    if "is_child" in wanted:
+        query = query.where(Form.is_child.is_(wanted["is_child"]))
+    if "updated_after" in wanted:
+        query = query.where(Form.updated_at > wanted["updated_after"])
     if cursor:
         created, form_id = decode_cursor(cursor)
         query = query.where((Form.created_at > created) | ((Form.created_at == created) & (Form.id > form_id)))

@@ -17,7 +17,7 @@ from ..crypto.jws import RESPONSE_TYPE, sign_service
 from ..idempotency.service import Reply
 from . import decisions, drafts, service, store
 from .vocabulary import code_lists
-from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
+from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema, PageQuerySchema
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Identification forms")
 vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabulary",
@@ -69,8 +69,9 @@ def submit() -> Response:
 @blp.arguments(FormPageQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, FormPageSchema)
 def list_forms(query: dict[str, Any]) -> Any:
-    """The forms your agency may see: non-identifying summaries, a page at a time."""
-    return service.summaries(current_actor(), query.get("cursor"), query["limit"])
+    """The forms your agency may see: non-identifying summaries, filtered, a page at a time."""
+    cursor, limit = query.pop("cursor", None), query.pop("limit")
+    return service.summaries(current_actor(), cursor, limit, query)
 
 
 @blp.route("/<form_id>", methods=["GET"])
@@ -116,7 +117,7 @@ def withdraw_consent(form_id: str) -> Response:
 
 @blp.route("/<form_id>/access-log", methods=["GET"])
 @requires(Permission.AUDIT_READ)
-@blp.arguments(FormPageQuerySchema, location="query", unknown=ma.RAISE)
+@blp.arguments(PageQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, EventPageSchema)
 def access_log(query: dict[str, Any], form_id: str) -> Any:
     """Every audited access to this form (auditors): who, when, which fields. Never a value."""

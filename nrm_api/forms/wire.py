@@ -64,11 +64,19 @@ class FormPageSchema(ma.Schema):
     next_cursor = ma.fields.String(allow_none=True)
 
 
-class FormPageQuerySchema(ma.Schema):
+class PageQuerySchema(ma.Schema):
     """Keyset paging."""
 
     cursor = ma.fields.String()
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 500))
+
+
+class FormPageQuerySchema(PageQuerySchema):
+    """Filters of the form list, and keyset paging."""
+
+    status = ma.fields.String(validate=ma.validate.OneOf(("active", "consent_withdrawn", "shredded")))
+    is_child = ma.fields.Boolean()
+    updated_after = ma.fields.AwareDateTime()
 
 
 class DraftSchema(ma.Schema):

@@ -135,3 +135,22 @@ def test_auditors_see_every_access_to_a_form_and_never_its_content(client: Flask
     assert actions == ["form:create", "form:read"]
     assert "Olga" not in log.get_data(as_text=True)
     assert client.get(f"/api/v1/forms/{written['id']}", headers=auditor).status_code == 403
+
+
+def test_the_list_filters_by_status_child_and_time(client: FlaskClient) -> None:
+    ngo = agency(client)
+    adult_id = ngo.sdk.submit_form(adult())["id"]
+    child_id = ngo.sdk.submit_form(child())["id"]
+    headers = bearer(ngo.sdk.token())
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"/api/v1/forms?{query}", headers=headers)
+        assert response.status_code == 200, response.get_json()
+        return [item["id"] for item in response.get_json()["items"]]
+
+    assert ids("is_child=true") == [child_id]
+    assert ids("is_child=false") == [adult_id]
+    assert sorted(ids("status=active")) == sorted([adult_id, child_id])
+    assert ids("status=shredded") == []
+    assert ids("updated_after=2999-01-01T00:00:00Z") == []
+    assert client.get("/api/v1/forms?status=lost", headers=headers).status_code == 422
