@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from typing import Any
 
 from flask import Flask, Response, g, request
 
+from .crypto.canonical import DuplicateMemberError, loads_strict
 from .errors import Problem
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -19,29 +18,6 @@ DOCS_CSP = (
 )
 #: Endpoints that take a form-encoded body and answer OAuth errors themselves.
 FORM_ENDPOINTS = {"auth.token"}
-
-
-class DuplicateMemberError(ValueError):
-    """A JSON object names the same member twice: it has no single canonical form."""
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise DuplicateMemberError("duplicate member name in a JSON object")
-        result[key] = value
-    return result
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def loads_strict(data: bytes) -> Any:
-    """Parse JSON refusing duplicate member names, NaN/Infinity and anything not UTF-8."""
-    text = data.decode("utf-8")
-    return json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constants)
 
 
 def _assign_request_id() -> None:

@@ -12,6 +12,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,21 +104,28 @@ def dispose(app: Flask) -> None:
         db.engine.dispose()
 
 
-@pytest.fixture
-def app(session_app: Flask) -> Iterator[Flask]:
-    """The app, its session bound to one transaction that is rolled back after the test."""
-    with session_app.app_context():
+@contextmanager
+def rolled_back(app: Flask) -> Iterator[Flask]:
+    """Bind ``app``'s session to one transaction, rolled back at the end: nothing a test does stays."""
+    with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
         db.rebind(connection, join_transaction_mode="create_savepoint")
         limiter.reset()
         try:
-            yield session_app
+            yield app
         finally:
             db.session.close()
             outer.rollback()
             connection.close()
             db.rebind(db.engine)
+
+
+@pytest.fixture
+def app(session_app: Flask) -> Iterator[Flask]:
+    """The app, each test inside a transaction rolled back at its end."""
+    with rolled_back(session_app) as bound:
+        yield bound
 
 
 @pytest.fixture

@@ -16,6 +16,28 @@ class NotCanonicalizable(CryptoError):
     """The value has no RFC 8785 form: an integer beyond ±2**53, a non-finite number, a lone surrogate."""
 
 
+class DuplicateMemberError(ValueError):
+    """A JSON object names the same member twice: it has no single canonical form."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateMemberError("duplicate member name in a JSON object")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads_strict(data: bytes) -> Any:
+    """Parse JSON refusing duplicate member names, NaN/Infinity and anything not UTF-8."""
+    return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+
+
 SAFE_INTEGER = 2**53 - 1
 _SURROGATE = re.compile("[\ud800-\udfff]")
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
+from .canonical import loads_strict
 from .errors import TokenError
 from .jose import _REGISTRY, ALGORITHMS, MAX_HEADER_LENGTH, check_header
 from .keyring import SigningKey, b64u
@@ -29,15 +29,6 @@ RECEIPT_TYPE = "nrm-receipt+jwt"
 RESPONSE_TYPE = "nrm-response+jws"
 MAX_SKEW_SECONDS = 300
 KeyResolver = Callable[[str], Mapping[str, str] | None]
-
-
-def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError("duplicate member")
-        result[key] = value
-    return result
 
 
 def detached_header(value: str | None) -> dict[str, Any]:
@@ -50,8 +41,7 @@ def detached_header(value: str | None) -> dict[str, Any]:
     if len(parts[0]) > MAX_HEADER_LENGTH:
         raise TokenError("header_too_large", "the protected header is too large")
     try:
-        raw = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4))
-        header = json.loads(raw, object_pairs_hook=_strict_object)
+        header = loads_strict(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise TokenError("malformed_signature", "the protected header is not base64url JSON") from None
     if not isinstance(header, dict):

@@ -22,7 +22,7 @@ from ..audit import service as audit
 from ..audit.actor import Actor
 from ..crypto.canonical import NotCanonicalizable, canonical, sha256_hex
 from ..crypto.envelope import DecryptionError
-from ..crypto.jws import RECEIPT_TYPE, sign_service
+from ..crypto.jws import RECEIPT_TYPE, RESPONSE_TYPE, sign_service
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
 from ..extensions import db
@@ -67,6 +67,13 @@ def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
     if errors:
         raise InvalidError("the form breaks the consent rules", errors={"json": errors})
     return raw
+
+
+def signed_payload(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+    """The canonical bytes of an answer carrying case data, and the service's detached signature over them."""
+    payload = canonical(body)
+    return payload, {"X-JWS-Signature": sign_service(payload, store.keyring().signing_key, RESPONSE_TYPE,
+                                                     detached=True)}
 
 
 def receipt(record: str, version: int, payload: bytes, audit_event_id: int) -> str:

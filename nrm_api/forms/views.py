@@ -13,9 +13,8 @@ from ..accounts.permissions import Permission
 from ..audit import auditor
 from ..audit.schemas import EventPageSchema
 from ..crypto.canonical import canonical
-from ..crypto.jws import RESPONSE_TYPE, sign_service
 from ..idempotency.service import Reply
-from . import decisions, drafts, service, store
+from . import decisions, drafts, service
 from .vocabulary import code_lists
 from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema, PageQuerySchema
 
@@ -44,12 +43,9 @@ def _json(reply: Reply) -> Response:
 
 def _signed(body: dict[str, Any], etag: str) -> Response:
     """A response carrying case data: canonical bytes, signed by the service, never cached."""
-    payload = canonical(body)
+    payload, headers = service.signed_payload(body)
     response = Response(payload, mimetype="application/json")
-    response.headers["ETag"] = etag
-    response.headers["X-JWS-Signature"] = sign_service(payload, store.keyring().signing_key, RESPONSE_TYPE,
-                                                       detached=True)
-    response.headers["Cache-Control"] = "no-store"
+    response.headers.update({**headers, "ETag": etag, "Cache-Control": "no-store"})
     return response
 
 

@@ -15,8 +15,7 @@ from nrm_api.crypto.envelope import new_dek
 from nrm_api.crypto.errors import KeyringError
 from nrm_api.crypto.keyring import Keyring
 from nrm_api.crypto.pkcs11 import Pkcs11Uri
-from nrm_api.extensions import db, limiter
-from tests.conftest import dispose, settings
+from tests.conftest import dispose, rolled_back, settings
 
 
 def _ensure(location: str) -> Keyring:
@@ -82,17 +81,8 @@ def hsm_app(softhsm: dict[str, str], database_url: str) -> Iterator[Flask]:
     location = softhsm["nrm-app"]
     _ensure(location)
     app = create_app({**settings(database_url, Path("unused")), "KEYRING": location})
-    with app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        db.rebind(connection, join_transaction_mode="create_savepoint")
-        limiter.reset()
-        try:
-            yield app
-        finally:
-            db.session.close()
-            outer.rollback()
-            connection.close()
+    with rolled_back(app) as bound:
+        yield bound
     dispose(app)
 
 
