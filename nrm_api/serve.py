@@ -1,13 +1,23 @@
-"""Serve the app with gunicorn, configured from code so ``nrm-api serve`` is all it takes."""
+"""Serve the app with gunicorn, configured from code so ``nrm-api serve`` is all it takes.
+
+Beside the workers runs one sequencer process (``nrm-api audit sequence --loop``): workers only
+insert audit events, and a single process gives them positions in batches. Several nodes may each
+run one; the advisory lock lets one work at a time.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
 #: Request line, status, size, time and request id: no headers, so no token reaches the log.
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss %({x-request-id}o)s'
+#: How often the sequencer process looks for new events.
+SEQUENCER_SECONDS = "0.2"
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -26,12 +36,19 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 
 def run(host: str, port: int, workers: int) -> None:
-    """Serve on ``host:port`` until interrupted."""
-    _Server({
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "accesslog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
-        "limit_request_field_size": 16384,
-        "timeout": 60,
-    }).run()
+    """Serve on ``host:port`` until interrupted, with the sequencer process beside the workers."""
+    sequencer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "audit", "sequence", "--loop",  # noqa: S603
+                                  SEQUENCER_SECONDS])
+    os.environ["NRM_AUDIT_SEQUENCER_INTERVAL"] = "0"  # the workers leave sequencing to that process
+    try:
+        _Server({
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "accesslog": "-",
+            "access_log_format": ACCESS_LOG_FORMAT,
+            "limit_request_field_size": 16384,
+            "timeout": 60,
+        }).run()
+    finally:
+        sequencer.terminate()
+        sequencer.wait(timeout=30)

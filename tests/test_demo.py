@@ -101,6 +101,26 @@ def test_the_served_demo_signs_people_and_systems_in(demo: tuple[Path, str]) -> 
     assert status == 401 and again["error"] == "invalid_client"
 
 
+def test_the_served_demo_sequences_its_audit_log(demo: tuple[Path, str]) -> None:
+    """The sequencer process beside the workers gives events positions and signs a checkpoint."""
+    import sqlite3
+
+    instance, base = demo
+    _call(f"{base}/api/v1/auth/login", b'{"username": "nobody", "password": "x"}', {"Content-Type": "application/json"})
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with sqlite3.connect(instance / "nrm.db") as database:
+            queued = database.execute("SELECT count(*) FROM audit_queue").fetchone()[0]
+            positions = database.execute("SELECT count(*) FROM audit_leaves").fetchone()[0]
+            checkpoints = database.execute("SELECT count(*) FROM audit_checkpoints").fetchone()[0]
+        database.close()
+        if positions and not queued and checkpoints:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"not sequenced: {positions} positions, {queued} queued, {checkpoints} checkpoints")
+
+
 def test_the_server_refuses_to_start_without_its_secrets(tmp_path: Path) -> None:
     result = subprocess.run([NRM_API, "serve", "--port", str(_free_port())], env=_env(tmp_path),
                             capture_output=True, text=True, timeout=60, check=False)

@@ -43,6 +43,19 @@ class Background:
                     self.thread.start()
         self.wake.set()
 
+    def run_forever(self) -> None:
+        """Run in the foreground every ``interval`` seconds until SIGTERM or SIGINT (a process of its own)."""
+        import signal
+
+        def _stop(_signum: int, _frame: object) -> None:
+            self.stopping.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        while not self.stopping.is_set():
+            self.run_once()
+            self.stopping.wait(self.interval)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread after its current run (at shutdown, or when an app is thrown away)."""
         self.stopping.set()

@@ -20,11 +20,21 @@ audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
 
 @audit_cli.command("sequence")
 @click.option("--checkpoint", is_flag=True, help="Sign a checkpoint now if the log grew, due or not.")
-def sequence(checkpoint: bool) -> None:
+@click.option("--loop", "interval", type=float, default=None, metavar="SECONDS",
+              help="Keep running, every SECONDS, until stopped (SIGTERM or Ctrl-C): the sequencer's own process.")
+def sequence(checkpoint: bool, interval: float | None) -> None:
     """Give queued events their positions and sign a checkpoint when due, once, in the foreground."""
+    from flask import current_app
+
     from ..extensions import db
     from . import log, sequencer
+    from .background import Background
 
+    if interval is not None:
+        if interval <= 0:
+            raise click.ClickException("--loop needs a positive number of seconds")
+        Background(current_app._get_current_object(), interval).run_forever()  # type: ignore[attr-defined]
+        return
     session = Session(db.engine)
     try:
         count = sequencer.run(session, log.signer(), force_checkpoint=checkpoint)
