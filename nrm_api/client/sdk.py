@@ -15,7 +15,7 @@ from typing import Any
 from ..crypto import TokenError
 from ..crypto.canonical import canonical, sha256_hex
 from ..crypto.jose import sign_jwt, verify_jwt
-from ..crypto.jws import verify_detached_by_service
+from ..crypto.jws import sign_detached, verify_detached_by_service
 
 #: ``(method, url, headers, body) -> (status, headers, body)``
 Transport = Callable[[str, str, Mapping[str, str], bytes | None], tuple[int, Mapping[str, str], bytes]]
@@ -92,8 +92,6 @@ class NrmClient:
     def signed_write(self, method: str, path: str, document: Any, headers: Mapping[str, str] | None = None
                      ) -> tuple[Mapping[str, str], dict[str, Any]]:
         """Sign ``document``'s canonical form, send it, and check the service's receipt covers it."""
-        from ..crypto.jws import sign_detached
-
         payload = canonical(document)
         sent = {"Content-Type": "application/json", "X-JWS-Signature": sign_detached(payload, self.private_jwk),
                 **(headers or {})}
@@ -119,8 +117,7 @@ class NrmClient:
 
     def read_form(self, form_id: str) -> dict[str, Any]:
         """Read a form, checking the service's signature over the answer."""
-        status, received, data = self._call("GET", f"/api/v1/forms/{form_id}")
-        del status
+        _, received, data = self._call("GET", f"/api/v1/forms/{form_id}")
         signature = {k.lower(): v for k, v in received.items()}.get("x-jws-signature")
         if not verify_detached_by_service(signature, canonical(data), self.jwks()):
             raise NrmError(0, {"type": "response-signature-invalid", "detail": "the answer is not the service's"})

@@ -23,7 +23,7 @@ from ..extensions import db
 from ..idempotency.service import Reply
 from . import store
 from .models import Form, FormDecision, FormDraft, FormKey
-from .schemas import SPECIAL, Strict, _meta, code, text
+from .schemas import SPECIAL, Strict, code, meta, text
 from .service import Forbidden, canonical_body, check_if_match, etag, readable, receipt
 
 SHRED_REASONS = ("retention_expired", "erasure_request", "consent_withdrawn", "court_order")
@@ -40,7 +40,7 @@ class DecisionSchema(Strict):
 class ConsentWithdrawalSchema(Strict):
     """The person withdrew consent."""
 
-    withdrawn_at = ma.fields.AwareDateTime(required=True, metadata=_meta("public", "When the person withdrew it."))
+    withdrawn_at = ma.fields.AwareDateTime(required=True, metadata=meta("public", "When the person withdrew it."))
     recorded_by = text("public", "Who recorded it (staff role or name).", 200, required=True)
 
 

@@ -20,20 +20,21 @@ COUNTRY = ma.validate.Regexp(r"^[A-Z]{2}$", error="an ISO 3166-1 alpha-2 code, e
 LANGUAGE = ma.validate.Regexp(r"^[a-z]{2,3}$", error="an ISO 639 code, e.g. ru")
 
 
-def _meta(sensitivity: str, description: str, **extra: Any) -> dict[str, Any]:
+def meta(sensitivity: str, description: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata: its sensitivity class and description (and any ``x-`` extension)."""
     return {SENSITIVITY: sensitivity, "description": description, **extra}
 
 
 def text(sensitivity: str, description: str, length: int = 200, **kwargs: Any) -> ma.fields.String:
     """A free-text field."""
-    return ma.fields.String(validate=ma.validate.Length(1, length), metadata=_meta(sensitivity, description),
+    return ma.fields.String(validate=ma.validate.Length(1, length), metadata=meta(sensitivity, description),
                             **kwargs)
 
 
 def code(name: str, sensitivity: str, description: str, **kwargs: Any) -> ma.fields.String:
     """A value from the code list ``name``."""
     return ma.fields.String(validate=ma.validate.OneOf(codes(name)),
-                            metadata=_meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
+                            metadata=meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
 
 
 def codes_of(name: str, sensitivity: str, description: str, at_least: int = 0,
@@ -41,7 +42,7 @@ def codes_of(name: str, sensitivity: str, description: str, at_least: int = 0,
     """Several values from the code list ``name``, none twice."""
     return ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(codes(name))),
                           validate=[ma.validate.Length(min=at_least), _distinct],
-                          metadata=_meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
+                          metadata=meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
 
 
 def _distinct(values: list[Any]) -> None:
@@ -51,7 +52,7 @@ def _distinct(values: list[Any]) -> None:
 
 def flag(sensitivity: str, description: str, **kwargs: Any) -> ma.fields.Boolean:
     """A yes/no field (JSON true or false only)."""
-    return ma.fields.Boolean(truthy={True}, falsy={False}, metadata=_meta(sensitivity, description), **kwargs)
+    return ma.fields.Boolean(truthy={True}, falsy={False}, metadata=meta(sensitivity, description), **kwargs)
 
 
 class Strict(ma.Schema):
@@ -70,19 +71,19 @@ class PersonSchema(Strict):
     first_name_cyrillic = text(IDENTIFYING, "First name as written in Cyrillic.", 100)
     middle_name_cyrillic = text(IDENTIFYING, "Patronymic as written in Cyrillic.", 100)
     second_name_cyrillic = text(IDENTIFYING, "Family name as written in Cyrillic.", 100)
-    birthdate = ma.fields.Date(metadata=_meta(IDENTIFYING, "Date of birth."))
+    birthdate = ma.fields.Date(metadata=meta(IDENTIFYING, "Date of birth."))
     gender = code("gender", IDENTIFYING, "Gender.")
-    citizenship = ma.fields.List(ma.fields.String(validate=COUNTRY), metadata=_meta(IDENTIFYING, "Citizenships."))
+    citizenship = ma.fields.List(ma.fields.String(validate=COUNTRY), metadata=meta(IDENTIFYING, "Citizenships."))
     identity_number = text(IDENTIFYING, "Number of the identity document.", 64)
     identity_document_type = code("identity_document_type", IDENTIFYING, "Kind of identity document.")
-    primary_language = ma.fields.String(validate=LANGUAGE, metadata=_meta(IDENTIFYING, "Primary language."))
-    secondary_language = ma.fields.String(validate=LANGUAGE, metadata=_meta(IDENTIFYING, "Second language."))
+    primary_language = ma.fields.String(validate=LANGUAGE, metadata=meta(IDENTIFYING, "Primary language."))
+    secondary_language = ma.fields.String(validate=LANGUAGE, metadata=meta(IDENTIFYING, "Second language."))
     mailing_address = text(IDENTIFYING, "Where the person can be reached.", 500)
     mobile_phone = text(IDENTIFYING, "Mobile phone.", 40)
-    email = ma.fields.Email(metadata=_meta(IDENTIFYING, "E-mail address."))
+    email = ma.fields.Email(metadata=meta(IDENTIFYING, "E-mail address."))
     marital_status = code("marital_status", IDENTIFYING, "Marital status.")
     number_of_children = ma.fields.Integer(validate=ma.validate.Range(0, 30), strict=True,
-                                           metadata=_meta(IDENTIFYING, "Number of children."))
+                                           metadata=meta(IDENTIFYING, "Number of children."))
     education_level = code("education_level", IDENTIFYING, "Highest level of education (ISCED 2011).")
 
 
@@ -101,7 +102,7 @@ class ChildSchema(Strict):
     is_minor = flag(PUBLIC, "Under 18.", required=True)
     age_disputed = flag(PUBLIC, "Age disputed: the person is presumed a child.", load_default=None)
     separated_or_unaccompanied = code("separated_or_unaccompanied", SPECIAL, "Whether the child travels alone.")
-    legal_representative = ma.fields.Nested(LegalRepresentativeSchema, metadata=_meta(
+    legal_representative = ma.fields.Nested(LegalRepresentativeSchema, metadata=meta(
         IDENTIFYING, "Required for a child: who represents them."))
 
 
@@ -109,10 +110,10 @@ class LocationSchema(Strict):
     """A place in the trafficking process (HTCDS ``hte_``)."""
 
     type = code("location_type", PUBLIC, "Recruitment, transit or exploitation.", required=True)
-    country = ma.fields.String(required=True, validate=COUNTRY, metadata=_meta(PUBLIC, "Country."))
+    country = ma.fields.String(required=True, validate=COUNTRY, metadata=meta(PUBLIC, "Country."))
     oblast = code("oblast", PUBLIC, "For Belarus: the oblast (or Minsk city).")
-    start_date = ma.fields.Date(metadata=_meta(PUBLIC, "From."))
-    end_date = ma.fields.Date(metadata=_meta(PUBLIC, "Until."))
+    start_date = ma.fields.Date(metadata=meta(PUBLIC, "From."))
+    end_date = ma.fields.Date(metadata=meta(PUBLIC, "Until."))
 
 
 class ExploitationSchema(Strict):
@@ -127,8 +128,8 @@ class ExploitationSchema(Strict):
     control_methods = codes_of("method_of_control", PUBLIC, "How the person was controlled.")
     relationship_to_trafficker = code("relationship_to_trafficker", PUBLIC, "Relationship to the trafficker.")
     age_when_trafficked = ma.fields.Integer(validate=ma.validate.Range(0, 120), strict=True,
-                                            metadata=_meta(PUBLIC, "Age when trafficked."))
-    locations = ma.fields.List(ma.fields.Nested(LocationSchema), metadata=_meta(PUBLIC, "Places and periods."))
+                                            metadata=meta(PUBLIC, "Age when trafficked."))
+    locations = ma.fields.List(ma.fields.Nested(LocationSchema), metadata=meta(PUBLIC, "Places and periods."))
 
 
 class AccountSchema(Strict):
@@ -144,10 +145,10 @@ class PerpetratorSchema(Strict):
 
     role = code("perpetrator_role", INVESTIGATIVE, "Role in the process.", required=True)
     kind = code("perpetrator_kind", INVESTIGATIVE, "An individual or a business.")
-    nationality = ma.fields.String(validate=COUNTRY, metadata=_meta(INVESTIGATIVE, "Nationality."))
+    nationality = ma.fields.String(validate=COUNTRY, metadata=meta(INVESTIGATIVE, "Nationality."))
     gender = code("gender", INVESTIGATIVE, "Gender.")
     approximate_age = ma.fields.Integer(validate=ma.validate.Range(0, 120), strict=True,
-                                        metadata=_meta(INVESTIGATIVE, "Approximate age."))
+                                        metadata=meta(INVESTIGATIVE, "Approximate age."))
     relationship = code("relationship_to_trafficker", INVESTIGATIVE, "Relationship to the person.")
     description = text(INVESTIGATIVE, "What is known of them.", 5000)
     criminal_case_reference = text(INVESTIGATIVE, "Criminal case reference.", 100)
@@ -175,15 +176,15 @@ class ConsentChecklistSchema(Strict):
 class ConsentSchema(Strict):
     """The person's consent, per purpose and recipient."""
 
-    purposes = ma.fields.Nested(ConsentPurposesSchema, required=True, metadata=_meta(PUBLIC, "Per purpose."))
+    purposes = ma.fields.Nested(ConsentPurposesSchema, required=True, metadata=meta(PUBLIC, "Per purpose."))
     recipients = ma.fields.List(
         ma.fields.String(validate=ma.validate.Regexp(r"^(kind:(authority|international|ngo)|[a-z0-9][a-z0-9-]{1,63})$")),
-        load_default=list, metadata=_meta(PUBLIC, "Agencies (by id) or kinds (`kind:ngo`) the data may go to."))
-    obtained_at = ma.fields.AwareDateTime(required=True, metadata=_meta(PUBLIC, "When consent was obtained."))
+        load_default=list, metadata=meta(PUBLIC, "Agencies (by id) or kinds (`kind:ngo`) the data may go to."))
+    obtained_at = ma.fields.AwareDateTime(required=True, metadata=meta(PUBLIC, "When consent was obtained."))
     obtained_by = text(PUBLIC, "Who obtained it (staff role or name).", 200, required=True)
     method = code("consent_method", PUBLIC, "Written or oral.", required=True)
-    language = ma.fields.String(required=True, validate=LANGUAGE, metadata=_meta(PUBLIC, "Language used."))
-    checklist = ma.fields.Nested(ConsentChecklistSchema, metadata=_meta(PUBLIC, "What the person was told."))
+    language = ma.fields.String(required=True, validate=LANGUAGE, metadata=meta(PUBLIC, "Language used."))
+    checklist = ma.fields.Nested(ConsentChecklistSchema, metadata=meta(PUBLIC, "What the person was told."))
 
 
 class ScreeningSchema(Strict):
@@ -191,11 +192,11 @@ class ScreeningSchema(Strict):
 
     detected_by = code("detected_by", PUBLIC, "Who detected the person.", required=True)
     method = text(PUBLIC, "How (interview, hotline call, inspection …).", 200)
-    detected_on = ma.fields.Date(metadata=_meta(PUBLIC, "When."))
+    detected_on = ma.fields.Date(metadata=meta(PUBLIC, "When."))
     place = text(PUBLIC, "Where (town, border crossing …).", 200)
-    language = ma.fields.String(validate=LANGUAGE, metadata=_meta(PUBLIC, "Language of the interview."))
+    language = ma.fields.String(validate=LANGUAGE, metadata=meta(PUBLIC, "Language of the interview."))
     interpreter_used = flag(PUBLIC, "Whether an interpreter took part.")
-    interpreter_language = ma.fields.String(validate=LANGUAGE, metadata=_meta(PUBLIC, "The interpreter's language."))
+    interpreter_language = ma.fields.String(validate=LANGUAGE, metadata=meta(PUBLIC, "The interpreter's language."))
 
 
 class StatisticsSchema(Strict):
@@ -203,22 +204,22 @@ class StatisticsSchema(Strict):
 
     age_band = code("age_band", PUBLIC, "Age band (CTDC).", required=True)
     sex = code("gender", PUBLIC, "Sex or gender.", required=True)
-    citizenship = ma.fields.String(validate=COUNTRY, metadata=_meta(PUBLIC, "Main citizenship."))
+    citizenship = ma.fields.String(validate=COUNTRY, metadata=meta(PUBLIC, "Main citizenship."))
     year = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(2000, 2100),
-                             metadata=_meta(PUBLIC, "Year of registration."))
+                             metadata=meta(PUBLIC, "Year of registration."))
 
 
 class FormDocumentSchema(Strict):
     """An identification form as an agency signs and submits it."""
 
     schema_version = ma.fields.String(required=True, validate=ma.validate.Equal(SCHEMA_VERSION),
-                                      metadata=_meta(PUBLIC, "Version of this schema: `1`."))
-    person = ma.fields.Nested(PersonSchema, metadata=_meta(PUBLIC, "Absent in an anonymous notification."))
-    child = ma.fields.Nested(ChildSchema, metadata=_meta(PUBLIC, "Whether the person is a child."))
-    exploitation = ma.fields.Nested(ExploitationSchema, required=True, metadata=_meta(PUBLIC, "What happened."))
-    account = ma.fields.Nested(AccountSchema, metadata=_meta(PUBLIC, "The person's account (special)."))
+                                      metadata=meta(PUBLIC, "Version of this schema: `1`."))
+    person = ma.fields.Nested(PersonSchema, metadata=meta(PUBLIC, "Absent in an anonymous notification."))
+    child = ma.fields.Nested(ChildSchema, metadata=meta(PUBLIC, "Whether the person is a child."))
+    exploitation = ma.fields.Nested(ExploitationSchema, required=True, metadata=meta(PUBLIC, "What happened."))
+    account = ma.fields.Nested(AccountSchema, metadata=meta(PUBLIC, "The person's account (special)."))
     perpetrators = ma.fields.List(ma.fields.Nested(PerpetratorSchema),
-                                  metadata=_meta(INVESTIGATIVE, "Perpetrators, as far as known."))
-    consent = ma.fields.Nested(ConsentSchema, required=True, metadata=_meta(PUBLIC, "The person's consent."))
-    screening = ma.fields.Nested(ScreeningSchema, required=True, metadata=_meta(PUBLIC, "Detection."))
-    statistics = ma.fields.Nested(StatisticsSchema, required=True, metadata=_meta(PUBLIC, "Summary."))
+                                  metadata=meta(INVESTIGATIVE, "Perpetrators, as far as known."))
+    consent = ma.fields.Nested(ConsentSchema, required=True, metadata=meta(PUBLIC, "The person's consent."))
+    screening = ma.fields.Nested(ScreeningSchema, required=True, metadata=meta(PUBLIC, "Detection."))
+    statistics = ma.fields.Nested(StatisticsSchema, required=True, metadata=meta(PUBLIC, "Summary."))

@@ -220,7 +220,7 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
                             "document": merge(row.public, opened), "withheld": withheld}
     if not withheld:
         body["signature"] = row.signature
-    decision = latest_decision(form, dek_classes=classes)
+    decision = latest_decision(form, classes)
     if decision is not None:
         body["decision"] = decision
     audit.record(actor, Permission.FORM_READ, "allowed", resource=f"form:{form.id}",
@@ -229,7 +229,7 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
     return body, etag(form)
 
 
-def latest_decision(form: Form, dek_classes: frozenset[str]) -> dict[str, Any] | None:
+def latest_decision(form: Form, classes: frozenset[str]) -> dict[str, Any] | None:
     """The newest identification decision, its note only for readers who see special fields."""
     row = db.session.scalars(select(FormDecision).where(FormDecision.form_id == form.id)
                              .order_by(FormDecision.id.desc()).limit(1)).first()
@@ -237,7 +237,7 @@ def latest_decision(form: Form, dek_classes: frozenset[str]) -> dict[str, Any] |
         return None
     decision: dict[str, Any] = {"trafficking_status": row.trafficking_status, "agency": row.agency_id,
                                 "decided_at": row.created_at.isoformat(), "signature": row.signature}
-    if row.note_sealed is not None and "special" in dek_classes:
+    if row.note_sealed is not None and "special" in classes:
         try:
             dek = store.open_key(db.session.get(FormKey, form.id))
             decision["note"] = store.open_value(dek, store.place(form, 0, "decision.note"), row.note_sealed)

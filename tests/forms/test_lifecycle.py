@@ -161,3 +161,20 @@ def test_a_ciphertext_moved_to_another_form_does_not_open(client: FlaskClient) -
     assert refused.value.status == 500
     assert refused.value.problem["type"] == "urn:nrm:problem:integrity-failure"
     assert (last_event().outcome, last_event().reason) == ("failed", "integrity")
+
+
+def test_consent_decides_who_may_receive_an_adults_data_but_never_gates_a_child() -> None:
+    from datetime import date
+
+    from nrm_api.forms.rules import consent_allows
+    from tests.forms.helpers import child
+
+    today = date(2026, 11, 23)
+    document = adult()
+    document["consent"]["recipients"] = ["kind:authority", "shelter-minsk"]
+    assert consent_allows(document, "identification", "moi", "authority", today)
+    assert consent_allows(document, "assistance", "shelter-minsk", "ngo", today)
+    assert not consent_allows(document, "assistance", "legal-brest", "ngo", today)
+    document["consent"]["purposes"]["assistance"] = False
+    assert not consent_allows(document, "assistance", "shelter-minsk", "ngo", today)
+    assert consent_allows(child(), "assistance", "legal-brest", "ngo", today)
