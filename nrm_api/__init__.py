@@ -16,6 +16,8 @@ from .audit.background import Background
 from .crypto.keyring import Keyring
 from .extensions import Api, db, jwt, limiter
 from .openapi import OPENAPI_SETTINGS, register_components
+from .webhooks import deliver, outbox
+from .worker import Worker
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -31,6 +33,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["nrm_audit_background"] = Background(app, app.config["AUDIT_SEQUENCER_INTERVAL"])
     audit_service.install()
+    app.extensions["nrm_webhook_worker"] = Worker(app, app.config["WEBHOOK_INTERVAL"], deliver.run, "nrm-webhooks")
+    outbox.install()
     jwt.init_app(app)
     limiter.init_app(app)
     api = Api(app)
@@ -47,7 +51,10 @@ def _register(app: Flask, api: Api) -> None:
     from .audit.views import blp as audit_blp
     from .forms.views import blp as forms_blp
     from .forms.views import drafts_blp, vocabulary_blp
+    from .referrals.views import blp as referrals_blp
+    from .referrals.views import changes_blp, transfers_blp
     from .system import bp as system_bp
+    from .webhooks.views import blp as webhooks_blp
 
     register_components(api)
     api.register_blueprint(auth_blp)
@@ -56,5 +63,9 @@ def _register(app: Flask, api: Api) -> None:
     api.register_blueprint(forms_blp)
     api.register_blueprint(drafts_blp)
     api.register_blueprint(vocabulary_blp)
+    api.register_blueprint(referrals_blp)
+    api.register_blueprint(transfers_blp)
+    api.register_blueprint(changes_blp)
+    api.register_blueprint(webhooks_blp)
     app.register_blueprint(system_bp)
     app.register_error_handler(OAuthError, oauth_error)

@@ -109,9 +109,11 @@ def _register() -> None:
     from .demo import demo_cli
     from .forms.cli import forms_cli
     from .forms.cli import register as register_key_commands
+    from .webhooks.cli import webhooks_cli
 
     register_key_commands(keys_cli)
-    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, forms_cli, audit_cli, demo_cli):
+    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, forms_cli, audit_cli, webhooks_cli,
+                  demo_cli):
         main.add_command(group)
 
 

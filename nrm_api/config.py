@@ -42,6 +42,12 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ACCESS_TOKEN_SECONDS": token_seconds,
         "PROXY_COUNT": int(env.get("NRM_PROXY_COUNT", "0")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        #: Seconds between webhook deliverer runs in each process; 0 leaves it to `nrm-api webhooks deliver`.
+        "WEBHOOK_INTERVAL": float(env.get("NRM_WEBHOOK_INTERVAL", "2")),
+        #: Let webhooks go to private, loopback and link-local addresses and over plain http (test networks).
+        "WEBHOOK_ALLOW_PRIVATE": env.get("NRM_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true", "yes"),
+        #: How long a deliverer holds a webhook it is sending before another may take it.
+        "WEBHOOK_LEASE_SECONDS": int(env.get("NRM_WEBHOOK_LEASE_SECONDS", "120")),
     }
 
 

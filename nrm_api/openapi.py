@@ -36,10 +36,20 @@ def register_components(api: Any) -> None:
     """Add the shared components: the bearer scheme and the form document (problems come with responses)."""
     from .forms.decisions import ConsentWithdrawalSchema, DecisionSchema
     from .forms.schemas import FormDocumentSchema
+    from .referrals.schemas import (
+        ReferralCreateSchema,
+        StatusChangeSchema,
+        TransferCreateSchema,
+        TransferDecisionSchema,
+    )
 
     api.spec.components.schema("FormDocument", schema=FormDocumentSchema)
     api.spec.components.schema("Decision", schema=DecisionSchema)
     api.spec.components.schema("ConsentWithdrawal", schema=ConsentWithdrawalSchema)
+    api.spec.components.schema("ReferralCreate", schema=ReferralCreateSchema)
+    api.spec.components.schema("StatusChange", schema=StatusChangeSchema)
+    api.spec.components.schema("TransferCreate", schema=TransferCreateSchema)
+    api.spec.components.schema("TransferDecision", schema=TransferDecisionSchema)
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )

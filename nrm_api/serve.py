@@ -1,7 +1,8 @@
 """Serve the app with gunicorn, configured from code so ``nrm-api serve`` is all it takes.
 
-Beside the workers runs one sequencer process (``nrm-api audit sequence --loop``): workers only
-insert audit events, and a single process gives them positions in batches. Several nodes may each
+Beside the workers run one sequencer process (``nrm-api audit sequence --loop``) and one webhook
+deliverer (``nrm-api webhooks deliver --loop``): workers only insert audit events and outbox rows,
+and a single process gives the events positions in batches. Several nodes may each
 run one; the advisory lock lets one work at a time.
 """
 
@@ -18,6 +19,8 @@ from gunicorn.app.base import BaseApplication
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss %({x-request-id}o)s'
 #: How often the sequencer process looks for new events.
 SEQUENCER_SECONDS = "0.2"
+#: How often the webhook deliverer looks for due webhooks.
+DELIVERER_SECONDS = "1"
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -39,7 +42,10 @@ def run(host: str, port: int, workers: int) -> None:
     """Serve on ``host:port`` until interrupted, with the sequencer process beside the workers."""
     sequencer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "audit", "sequence", "--loop",  # noqa: S603
                                   SEQUENCER_SECONDS])
+    deliverer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "webhooks", "deliver", "--loop",  # noqa: S603
+                                  DELIVERER_SECONDS])
     os.environ["NRM_AUDIT_SEQUENCER_INTERVAL"] = "0"  # the workers leave sequencing to that process
+    os.environ["NRM_WEBHOOK_INTERVAL"] = "0"  # and webhooks to the deliverer
     try:
         _Server({
             "bind": f"{host}:{port}",
@@ -50,5 +56,7 @@ def run(host: str, port: int, workers: int) -> None:
             "timeout": 60,
         }).run()
     finally:
-        sequencer.terminate()
-        sequencer.wait(timeout=30)
+        for process in (sequencer, deliverer):
+            process.terminate()
+        for process in (sequencer, deliverer):
+            process.wait(timeout=30)

@@ -86,7 +86,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 def settings(database_url: str, keyring_path: Path, **extra: Any) -> dict[str, Any]:
     """The app's settings in tests: a random secret, the session's keyring and database."""
     return {"SECRET_KEY": secrets.token_urlsafe(32), "KEYRING": str(keyring_path), "DATABASE_URL": database_url,
-            "BASE_URL": BASE_URL, "REDIS_URL": None, "AUDIT_SEQUENCER_INTERVAL": 0, **extra}
+            "BASE_URL": BASE_URL, "REDIS_URL": None, "AUDIT_SEQUENCER_INTERVAL": 0, "WEBHOOK_INTERVAL": 0, **extra}
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +99,7 @@ def session_app(database_url: str, keyring_path: Path) -> Iterator[Flask]:
 def dispose(app: Flask) -> None:
     """Stop ``app``'s sequencer thread and close every pooled connection."""
     app.extensions["nrm_audit_background"].stop()
+    app.extensions["nrm_webhook_worker"].stop()
     with app.app_context():
         db.session.close()
         db.engine.dispose()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
 
-ROLES = ("system", "caseworker", "agency_admin", "auditor", "network_admin")
+ROLES = ("system", "caseworker", "supervisor", "agency_admin", "auditor", "network_admin")
 USER_ROLES = ROLES[1:]
 
 
@@ -58,7 +58,8 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('caseworker', 'agency_admin', 'auditor', 'network_admin')", name="role"),
+        CheckConstraint("role IN ('caseworker', 'supervisor', 'agency_admin', 'auditor', 'network_admin')",
+                        name="role"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -10,11 +10,18 @@ class Permission(StrEnum):
 
     AGENCY_READ = "agency:read"
     AGENCY_CREATE = "agency:create"
+    AGENCY_MANAGE = "agency:manage"
     FORM_CREATE = "form:create"
     FORM_READ = "form:read"
     FORM_UPDATE = "form:update"
     FORM_DECIDE = "form:decide"
     FORM_WITHDRAW_CONSENT = "form:withdraw-consent"
+    FORM_TRANSFER = "form:transfer"
+    REFERRAL_CREATE = "referral:create"
+    REFERRAL_READ = "referral:read"
+    REFERRAL_UPDATE = "referral:update"
+    REFERRAL_OVERRIDE_CONSENT = "referral:override-consent"
+    WEBHOOK_MANAGE = "webhook:manage"
     VOCABULARY_READ = "vocabulary:read"
     AUDIT_READ = "audit:read"
     AUDIT_EXPORT = "audit:export"
@@ -24,16 +31,20 @@ class Permission(StrEnum):
 
 _EVERYONE = frozenset({Permission.AGENCY_READ, Permission.VOCABULARY_READ, Permission.TOKEN_REVOKE})
 _CASEWORK = frozenset({Permission.FORM_CREATE, Permission.FORM_READ, Permission.FORM_UPDATE, Permission.FORM_DECIDE,
-                       Permission.FORM_WITHDRAW_CONSENT})
+                       Permission.FORM_WITHDRAW_CONSENT, Permission.FORM_TRANSFER, Permission.REFERRAL_CREATE,
+                       Permission.REFERRAL_READ, Permission.REFERRAL_UPDATE})
+_AGENCY_SETUP = frozenset({Permission.AGENCY_MANAGE, Permission.WEBHOOK_MANAGE})
 
 #: Which permissions each role holds. A permission not listed is denied. Auditors and network
-#: administrators never hold a permission that reads case content.
+#: administrators never hold a permission that reads case content. Only a person (a supervisor),
+#: never a system, may send a referral the person's consent does not cover.
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "system": _EVERYONE | _CASEWORK,
+    "system": _EVERYONE | _CASEWORK | _AGENCY_SETUP,
     "caseworker": _EVERYONE | _CASEWORK,
-    "agency_admin": _EVERYONE,
+    "supervisor": _EVERYONE | _CASEWORK | {Permission.REFERRAL_OVERRIDE_CONSENT},
+    "agency_admin": _EVERYONE | _AGENCY_SETUP,
     "auditor": _EVERYONE | {Permission.AUDIT_READ, Permission.AUDIT_EXPORT, Permission.AUDIT_VERIFY},
-    "network_admin": _EVERYONE | {Permission.AGENCY_CREATE},
+    "network_admin": _EVERYONE | {Permission.AGENCY_CREATE, Permission.AGENCY_MANAGE},
 }
 
 

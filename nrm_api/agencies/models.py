@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import Base, utcnow
@@ -30,3 +30,25 @@ class Agency(Base):
     #: Oblasts the agency works in (codes of ``REGIONS``).
     regions: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Where the agency receives people (a shelter's address), sealed by the keyring: shown only to
+    #: the agency itself and to agencies holding an open referral to it.
+    address_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class AgencyService(Base):
+    """A service an agency offers: where, for whom, and how many places it has now."""
+
+    __tablename__ = "agency_services"
+
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    #: A code of ``referrals.rules.SERVICES``.
+    service: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: Oblasts it is offered in (codes of ``REGIONS``); empty means all the agency's regions.
+    regions: Mapped[list[str]] = mapped_column(default=list)
+    #: Eligibility: CTDC age bands and sexes served; empty means anyone.
+    age_bands: Mapped[list[str]] = mapped_column(default=list)
+    sexes: Mapped[list[str]] = mapped_column(default=list)
+    #: Places in all, and free now (``None``: not counted, e.g. legal aid).
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    vacancies: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

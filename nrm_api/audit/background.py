@@ -1,87 +1,21 @@
-"""The sequencer inside the app: a daemon thread per process, woken after each audited commit.
-
-Requests never run or wait for it: a commit only sets an event. The thread also runs on a timer,
-so checkpoints come at least every 60 seconds while the log grows, and queued events left by a
-process that died are picked up by any other.
-"""
+"""The sequencer inside the app: a ``Worker`` per process, woken after each audited commit."""
 
 from __future__ import annotations
-
-import logging
-import threading
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from ..worker import Worker
 from . import log as audit_log
 from . import sequencer
 
-logger = logging.getLogger(__name__)
-#: How long a woken sequencer waits for more commits before it runs.
-GATHER_SECONDS = 0.05
+
+def _sequence(session: Session) -> int:
+    return sequencer.run(session, audit_log.signer())
 
 
-class Background:
-    """Runs ``sequencer.run`` in a thread started on first use."""
+class Background(Worker):
+    """Runs ``sequencer.run``: in a daemon thread, or in the foreground (``nrm-api audit sequence --loop``)."""
 
     def __init__(self, app: Flask, interval: float) -> None:
-        self.app = app
-        self.interval = interval
-        self.wake = threading.Event()
-        self.stopping = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.lock = threading.Lock()
-
-    def notify(self) -> None:
-        """Ask for a run soon (called after every commit that wrote audit events)."""
-        if self.interval <= 0 or self.stopping.is_set():
-            return
-        if self.thread is None:
-            with self.lock:
-                if self.thread is None:
-                    self.thread = threading.Thread(target=self._loop, name="nrm-audit-sequencer", daemon=True)
-                    self.thread.start()
-        self.wake.set()
-
-    def run_forever(self) -> None:
-        """Run in the foreground every ``interval`` seconds until SIGTERM or SIGINT (a process of its own)."""
-        import signal
-
-        def _stop(_signum: int, _frame: object) -> None:
-            self.stopping.set()
-
-        signal.signal(signal.SIGTERM, _stop)
-        signal.signal(signal.SIGINT, _stop)
-        while not self.stopping.is_set():
-            self.run_once()
-            self.stopping.wait(self.interval)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the thread after its current run (at shutdown, or when an app is thrown away)."""
-        self.stopping.set()
-        self.wake.set()
-        if self.thread is not None:
-            self.thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self.stopping.is_set():
-            if self.wake.wait(self.interval):
-                # let the commits of the next moment join this run: one batch, not one run per event
-                self.stopping.wait(min(GATHER_SECONDS, self.interval))
-            self.wake.clear()
-            if not self.stopping.is_set():
-                self.run_once()
-
-    def run_once(self) -> int:
-        """One pass: sequence what is queued, checkpoint when due. Errors are logged, not raised."""
-        with self.app.app_context():
-            from ..extensions import db
-
-            session = Session(db.engine)
-            try:
-                return sequencer.run(session, audit_log.signer())
-            except Exception as error:  # noqa: BLE001 - the thread must survive; the queue keeps the work
-                logger.error("audit sequencer run failed: %s", type(error).__name__)
-                return 0
-            finally:
-                session.close()
+        super().__init__(app, interval, _sequence, "nrm-audit-sequencer")

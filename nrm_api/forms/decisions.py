@@ -24,7 +24,7 @@ from ..idempotency.service import Reply
 from . import store
 from .models import Form, FormDecision, FormDraft, FormKey
 from .schemas import SPECIAL, Strict, code, meta, text
-from .service import Forbidden, canonical_body, check_if_match, etag, readable, receipt
+from .service import Forbidden, accessible, canonical_body, check_if_match, etag, readable, receipt
 
 SHRED_REASONS = ("retention_expired", "erasure_request", "consent_withdrawn", "court_order")
 
@@ -57,8 +57,7 @@ def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     payload = canonical_body(raw)
     form = readable(actor, form_id, Permission.FORM_DECIDE)
     resource = f"form:{form.id}"
-    agency = db.session.get(Agency, actor.agency)
-    if agency is None or agency.kind != "authority":
+    if not _is_authority(actor):
         audit.record_refusal(actor, Permission.FORM_DECIDE, reason="not_an_authority", resource=resource)
         raise Forbidden("only an authority (the Ministry of the Interior) records identification decisions")
     check_if_match(actor, form, if_match, Permission.FORM_DECIDE)
@@ -76,15 +75,29 @@ def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
 
 def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None) -> Reply:
     """Record that the person withdrew consent (referrals are cancelled by it once they exist)."""
+    from ..referrals.service import cancel_for_withdrawal
+
     payload = canonical_body(raw)
-    form = readable(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
-    signed = verify_write(actor, signature, payload, Permission.FORM_WITHDRAW_CONSENT, f"form:{form.id}")
-    _load(ConsentWithdrawalSchema(), raw, actor, Permission.FORM_WITHDRAW_CONSENT, f"form:{form.id}")
+    found = accessible(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
+    form, resource = found.form, f"form:{form_id}"
+    if not found.owner and not _is_authority(actor):
+        audit.record_refusal(actor, Permission.FORM_WITHDRAW_CONSENT, reason="not_lead_or_authority",
+                             resource=resource)
+        raise Forbidden("consent withdrawal is recorded by the agency leading the case or by an authority")
+    signed = verify_write(actor, signature, payload, Permission.FORM_WITHDRAW_CONSENT, resource)
+    _load(ConsentWithdrawalSchema(), raw, actor, Permission.FORM_WITHDRAW_CONSENT, resource)
     if form.status != "active":
+        audit.record_refusal(actor, Permission.FORM_WITHDRAW_CONSENT, reason=f"form_{form.status}", resource=resource)
         raise ConflictError(f"the form is {form.status.replace('_', ' ')}")
     form.status, form.consent_withdrawn_at = "consent_withdrawn", utcnow()
     form.consent_withdrawal = {"body": raw, "signature": signed.value, "kid": signed.kid}
+    cancel_for_withdrawal(actor, form)
     return _changed(actor, form, Permission.FORM_WITHDRAW_CONSENT, payload, [])
+
+
+def _is_authority(actor: Actor) -> bool:
+    agency = db.session.get(Agency, actor.agency) if actor.agency else None
+    return agency is not None and agency.kind == "authority"
 
 
 def _changed(actor: Actor, form: Form, action: Permission, payload: bytes, fields: list[str]) -> Reply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -19,12 +20,17 @@ def _policy() -> dict[str, Any]:
     return loaded
 
 
-def visible_classes(*, is_author: bool, kind: str | None = None, purpose: str | None = None) -> frozenset[str]:
-    """The sensitivity classes a reader may see: everything for the author, else by kind and purpose."""
+def visible_classes(*, is_author: bool, kind: str | None = None, purpose: str | None = None,
+                    services: Iterable[str] = ()) -> frozenset[str]:
+    """The sensitivity classes a reader may see: everything for the author, else by kind, purpose and services."""
     policy = _policy()
     if is_author:
         return frozenset(policy["author"])
-    return frozenset(policy["by_kind"].get(kind or "", {}).get(purpose or "", [PUBLIC]))
+    allowed = frozenset(policy["by_kind"].get(kind or "", {}).get(purpose or "", [PUBLIC]))
+    if purpose != "assistance":
+        return allowed
+    needed = {PUBLIC}.union(*(policy["services"].get(service, [PUBLIC]) for service in services))
+    return allowed & needed
 
 
 def withheld_paths(classes: frozenset[str]) -> list[str]:

@@ -22,6 +22,8 @@ class Form(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     #: The author's agency, which owns the form and its key.
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    #: The agency leading the case: the author, until it transfers the lead and another accepts.
+    lead_agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: The newest signed version of the document.

@@ -22,14 +22,14 @@ from ..audit import service as audit
 from ..audit.actor import Actor
 from ..crypto.canonical import NotCanonicalizable, canonical, sha256_hex
 from ..crypto.envelope import DecryptionError
-from ..crypto.jws import RECEIPT_TYPE, RESPONSE_TYPE, sign_service
+from ..crypto.jws import RECEIPT_TYPE, sign_service
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
 from ..extensions import db
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
+from ..referrals import access
 from . import store
-from .disclosure import visible_classes
 from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
 from .schemas import SCHEMA_VERSION, FormDocumentSchema
@@ -69,13 +69,6 @@ def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
     return raw
 
 
-def signed_payload(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    """The canonical bytes of an answer carrying case data, and the service's detached signature over them."""
-    payload = canonical(body)
-    return payload, {"X-JWS-Signature": sign_service(payload, store.keyring().signing_key, RESPONSE_TYPE,
-                                                     detached=True)}
-
-
 def receipt(record: str, version: int, payload: bytes, audit_event_id: int) -> str:
     """The service's signed receipt of an accepted write."""
     claims = {"record": record, "version": version, "sha256": sha256_hex(payload), "audit_seq": audit_event_id,
@@ -96,8 +89,8 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     _refuse_invalid(actor, Permission.FORM_CREATE, f"form:{form_id}", raw)
     now = utcnow()
     require_agency(str(actor.agency))
-    form = Form(id=form_id, agency_id=str(actor.agency), version=1, revision=1, summary=raw["statistics"],
-                is_child=is_child(raw, now.date()), created_at=now, updated_at=now)
+    form = Form(id=form_id, agency_id=str(actor.agency), lead_agency_id=str(actor.agency), version=1, revision=1,
+                summary=raw["statistics"], is_child=is_child(raw, now.date()), created_at=now, updated_at=now)
     form_key, dek = store.new_key(form)
     db.session.add_all([form, form_key])
     db.session.flush()
@@ -146,13 +139,42 @@ def etag(form: Form) -> str:
     return f'"{form.revision}"'
 
 
-def readable(actor: Actor, form_id: str, action: Permission) -> Form:
-    """The form, if the actor's agency may read it; else the refusal is audited and answered 404."""
+class AccessEnded(Forbidden):
+    """The agency was sent the form, but its referral is over or consent was withdrawn."""
+
+    slug, title = "access-ended", "Access ended"
+
+
+def accessible(actor: Actor, form_id: str, action: Permission) -> access.Access:
+    """The caller's access to a form it may read; else the refusal is audited and answered.
+
+    404 to an agency that was never sent the form (it may not know it exists), 403 to one whose
+    referral is over or whose access consent withdrawal ended.
+    """
     form = db.session.get(Form, form_id)
-    if form is None or form.agency_id != actor.agency:
-        audit.record_refusal(actor, action, reason="not_found", resource=f"form:{form_id}")
-        raise NotFoundError("no such form, or none you may see")
-    return form
+    if form is not None:
+        found = access.of(form, actor.agency, utcnow().date())
+        if found.classes:
+            return found
+        if actor.agency and access.knows_of(form.id, actor.agency):
+            audit.record_refusal(actor, action, reason="access_ended", resource=f"form:{form_id}")
+            raise AccessEnded("your agency's referral for this form is over, or the person withdrew consent")
+    audit.record_refusal(actor, action, reason="not_found", resource=f"form:{form_id}")
+    raise NotFoundError("no such form, or none you may see")
+
+
+def readable(actor: Actor, form_id: str, action: Permission) -> Form:
+    """The form, if the actor's agency may read it (see ``accessible``)."""
+    return accessible(actor, form_id, action).form
+
+
+def owned(actor: Actor, form_id: str, action: Permission) -> Form:
+    """The form, if the actor's agency wrote it or leads the case; 403 to other readers."""
+    found = accessible(actor, form_id, action)
+    if not found.owner:
+        audit.record_refusal(actor, action, reason="not_lead_agency", resource=f"form:{form_id}")
+        raise Forbidden("only the agency that wrote the form or leads the case may do this")
+    return found.form
 
 
 def check_if_match(actor: Actor, form: Form, if_match: str | None, action: Permission) -> None:
@@ -168,7 +190,7 @@ def check_if_match(actor: Actor, form: Form, if_match: str | None, action: Permi
 def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
     """A new signed version of a form, by its author's agency."""
     payload = canonical_body(raw)
-    form = readable(actor, form_id, Permission.FORM_UPDATE)
+    form = owned(actor, form_id, Permission.FORM_UPDATE)
     check_if_match(actor, form, if_match, Permission.FORM_UPDATE)
     signed = verify_write(actor, signature, payload, Permission.FORM_UPDATE, f"form:{form.id}")
     _refuse_invalid(actor, Permission.FORM_UPDATE, f"form:{form.id}", raw)
@@ -201,9 +223,9 @@ def latest_version(form: Form) -> FormVersion:
 
 def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
     """The form as the caller may see it, the read audited with every field disclosed."""
-    form = readable(actor, form_id, Permission.FORM_READ)
+    found = accessible(actor, form_id, Permission.FORM_READ)
+    form, classes = found.form, found.classes
     row = latest_version(form)
-    classes = visible_classes(is_author=form.agency_id == actor.agency)
     wanted = sorted(path for path in row.sealed if sealed_paths()[path] in classes)
     try:
         opened = store.open_paths(form, row, store.open_key(db.session.get(FormKey, form.id)), wanted)
@@ -248,7 +270,8 @@ def latest_decision(form: Form, classes: frozenset[str]) -> dict[str, Any] | Non
 
 def summaries(actor: Actor, cursor: str | None, limit: int, filters: dict[str, Any] | None = None) -> dict[str, Any]:
     """The forms the caller's agency may see: their non-identifying summary, a page at a time."""
-    query = select(Form).where(Form.agency_id == actor.agency).order_by(Form.created_at, Form.id).limit(limit + 1)
+    query = select(Form).where(access.visible_forms(str(actor.agency))).order_by(Form.created_at, Form.id)
+    query = query.limit(limit + 1)
     wanted = filters or {}
     if "status" in wanted:
         query = query.where(Form.status == wanted["status"])

@@ -12,8 +12,7 @@ from ..accounts.auth import current_actor, requires
 from ..accounts.permissions import Permission
 from ..audit import auditor
 from ..audit.schemas import EventPageSchema
-from ..crypto.canonical import canonical
-from ..idempotency.service import Reply
+from ..replies import SIGNED, body_of, json_reply, signed_reply
 from . import decisions, drafts, service
 from .vocabulary import code_lists
 from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema, PageQuerySchema
@@ -22,31 +21,7 @@ blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Iden
 vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabulary",
                            description="Code lists of the form, with ru/be/en labels")
 
-SIGNED = {"parameters": [
-    {"in": "header", "name": "X-JWS-Signature", "required": True, "schema": {"type": "string"},
-     "description": "Detached JWS (header..signature) over the RFC 8785 canonical body."}]}
-
-
-def _body(component: str) -> dict[str, Any]:
-    schema = {"$ref": f"#/components/schemas/{component}"}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
-
-
-WRITE_BODY = {"requestBody": _body("FormDocument")}
-
-
-def _json(reply: Reply) -> Response:
-    response = Response(canonical(reply.body), status=reply.status, mimetype="application/json")
-    response.headers.update(reply.headers)
-    return response
-
-
-def _signed(body: dict[str, Any], etag: str) -> Response:
-    """A response carrying case data: canonical bytes, signed by the service, never cached."""
-    payload, headers = service.signed_payload(body)
-    response = Response(payload, mimetype="application/json")
-    response.headers.update({**headers, "ETag": etag, "Cache-Control": "no-store"})
-    return response
+WRITE_BODY = {"requestBody": body_of("FormDocument")}
 
 
 @blp.route("", methods=["POST"])
@@ -56,7 +31,7 @@ def _signed(body: dict[str, Any], etag: str) -> Response:
 @blp.response(201, FormWrittenSchema)
 def submit() -> Response:
     """Submit a signed identification form."""
-    return _json(service.submit(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
+    return json_reply(service.submit(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
                                 request.headers.get("Idempotency-Key"), request.path))
 
 
@@ -76,7 +51,7 @@ def list_forms(query: dict[str, Any]) -> Any:
 def read(form_id: str) -> Response:
     """Read a form: only the fields you may see, the rest named in `withheld`; signed, never cached."""
     body, etag = service.read(current_actor(), form_id)
-    return _signed(body, etag)
+    return signed_reply(body, etag)
 
 
 @blp.route("/<form_id>", methods=["PUT"])
@@ -86,28 +61,28 @@ def read(form_id: str) -> Response:
 @blp.response(200, FormWrittenSchema)
 def update(form_id: str) -> Response:
     """A new signed version of a form (its author's agency)."""
-    return _json(service.update(current_actor(), form_id, request.get_json(),
+    return json_reply(service.update(current_actor(), form_id, request.get_json(),
                                 request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
 
 
 @blp.route("/<form_id>/decision", methods=["POST"])
 @requires(Permission.FORM_DECIDE)
-@blp.doc(requestBody=_body("Decision"), parameters=[*SIGNED["parameters"], {
+@blp.doc(requestBody=body_of("Decision"), parameters=[*SIGNED["parameters"], {
     "in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}])
 @blp.response(200, FormWrittenSchema)
 def decide(form_id: str) -> Response:
     """Record the identification decision (authority agencies only)."""
-    return _json(decisions.decide(current_actor(), form_id, request.get_json(),
+    return json_reply(decisions.decide(current_actor(), form_id, request.get_json(),
                                   request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
 
 
 @blp.route("/<form_id>/consent-withdrawal", methods=["POST"])
 @requires(Permission.FORM_WITHDRAW_CONSENT)
-@blp.doc(requestBody=_body("ConsentWithdrawal"), **SIGNED)
+@blp.doc(requestBody=body_of("ConsentWithdrawal"), **SIGNED)
 @blp.response(200, FormWrittenSchema)
 def withdraw_consent(form_id: str) -> Response:
     """Record that the person withdrew consent."""
-    return _json(decisions.withdraw_consent(current_actor(), form_id, request.get_json(),
+    return json_reply(decisions.withdraw_consent(current_actor(), form_id, request.get_json(),
                                             request.headers.get("X-JWS-Signature")))
 
 
@@ -133,7 +108,7 @@ drafts_blp = Blueprint("drafts", __name__, url_prefix="/api/v1/drafts",
 
 @drafts_blp.route("", methods=["POST"])
 @requires(Permission.FORM_CREATE)
-@drafts_blp.doc(requestBody=_body("FormDocument"))
+@drafts_blp.doc(requestBody=body_of("FormDocument"))
 @drafts_blp.response(201, DraftSchema)
 def create_draft() -> Any:
     """Save a draft: it may be incomplete, but what it holds must validate."""
@@ -158,7 +133,7 @@ def read_draft(draft_id: str) -> Any:
 
 @drafts_blp.route("/<draft_id>", methods=["PUT"])
 @requires(Permission.FORM_UPDATE)
-@drafts_blp.doc(requestBody=_body("FormDocument"))
+@drafts_blp.doc(requestBody=body_of("FormDocument"))
 @drafts_blp.response(200, DraftSchema)
 def replace_draft(draft_id: str) -> Any:
     """Overwrite a draft."""

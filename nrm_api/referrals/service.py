@@ -1,0 +1,256 @@
+"""The referrals' writes: refer a form, move a referral through its statuses, cancel on withdrawn consent.
+
+Each write is signed by the agency that makes it, kept as an immutable event, told to both sides
+through the changes feed and the webhook outbox, audited, and committed once. A refusal is audited
+on its own and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import marshmallow as ma
+from sqlalchemy import select
+
+from ..accounts.permissions import Permission, role_allows
+from ..accounts.signing import WriteSignature, verify_write
+from ..agencies.models import Agency
+from ..audit import service as audit
+from ..audit.actor import Actor
+from ..crypto.canonical import canonical, sha256_hex
+from ..crypto.envelope import FieldPlace
+from ..crypto.jws import sign_service
+from ..database import utcnow
+from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
+from ..extensions import db
+from ..forms import store
+from ..forms.models import Form, FormKey, FormVersion
+from ..forms.service import Forbidden, canonical_body, readable, receipt
+from ..idempotency import service as idempotency
+from ..idempotency.service import Reply
+from ..webhooks import outbox
+from . import rules
+from .access import consent_covers
+from .models import Referral, ReferralEvent
+from .schemas import ReferralCreateSchema, StatusChangeSchema
+
+CREATE_SCHEMA, STATUS_SCHEMA = ReferralCreateSchema(), StatusChangeSchema()
+
+
+class ConsentRequired(DomainError):
+    """The person's consent does not cover this recipient or purpose."""
+
+    status, slug, title = 403, "consent-required", "Consent required"
+
+
+def etag(referral: Referral) -> str:
+    """The referral's current ETag."""
+    return f'"{referral.revision}"'
+
+
+def load(schema: ma.Schema, raw: Any, actor: Actor, action: Permission, resource: str) -> dict[str, Any]:
+    """The body, validated; a 422 naming each field, audited."""
+    if not isinstance(raw, dict):
+        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
+        raise InvalidError("the body must be a JSON object")
+    try:
+        loaded: dict[str, Any] = schema.load(raw)
+    except ma.ValidationError as error:
+        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
+        raise InvalidError("the body does not validate", errors={"json": error.messages}) from None
+    return loaded
+
+
+def refuse(actor: Actor, action: Permission, resource: str, reason: str, error: Exception) -> None:
+    """Audit a refusal on its own and raise ``error``."""
+    audit.record_refusal(actor, action, reason=reason, resource=resource)
+    raise error
+
+
+def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
+    """Refer a form to another agency: signed, idempotent, gated by consent."""
+    payload = canonical_body(raw)
+    key = idempotency.check_key(key)
+    request_fingerprint = idempotency.fingerprint("POST", path, payload)
+    first = idempotency.replay(actor, key, request_fingerprint)
+    if first is not None:
+        return first
+    action, resource = Permission.REFERRAL_CREATE, f"referral:{uuid.uuid4()}"
+    signed = verify_write(actor, signature, payload, action, resource)
+    data = load(CREATE_SCHEMA, raw, actor, action, resource)
+    form = readable(actor, data["form_id"], action)
+    recipient = _recipient(actor, form, data, resource)
+    override = _consent_gate(actor, form, recipient, data, resource)
+    now = utcnow()
+    referral = Referral(id=resource.split(":", 1)[1], form_id=form.id, from_agency=str(actor.agency),
+                        to_agency=recipient.id, purpose=data["purpose"], services=sorted(set(data["services"])),
+                        priority=data["priority"], due_at=now + rules.PRIORITIES[data["priority"]],
+                        status="requested", revision=1, consent_override=override, created_by=actor.subject,
+                        created_at=now, updated_at=now)
+    db.session.add(referral)
+    db.session.flush()
+    event = audit.record(actor, action, "allowed", resource=resource, fields=["referral.*"],
+                         reason=f"consent_override:{override}" if override else None)
+    outbox.emit([referral.from_agency, referral.to_agency], "referral.requested", resource, "requested")
+    audit.write_now(db.session)
+    _event(referral, form, "requested", actor, raw, signed, event.id)
+    reply = Reply(201, {"id": referral.id, "status": referral.status,
+                        "receipt": receipt(referral.id, 1, payload, event.id)},
+                  {"Location": f"/api/v1/referrals/{referral.id}", "ETag": etag(referral)})
+    return idempotency.commit_with(actor, key, request_fingerprint, reply)
+
+
+def _recipient(actor: Actor, form: Form, data: dict[str, Any], resource: str) -> Agency:
+    action = Permission.REFERRAL_CREATE
+    if form.status != "active":
+        refuse(actor, action, resource, f"form_{form.status}",
+               ConflictError(f"the form is {form.status.replace('_', ' ')}: it cannot be referred"))
+    recipient = db.session.get(Agency, data["to_agency"])
+    if recipient is None or recipient.id == actor.agency:
+        refuse(actor, action, resource, "invalid_recipient", InvalidError(
+            "refer to another agency of the directory", errors={"json": {"to_agency": ["no such agency"]}}))
+    assert recipient is not None  # noqa: S101 - refuse() raised otherwise
+    errors = rules.purpose_errors(data["purpose"], data["services"], recipient.kind)
+    if errors:
+        refuse(actor, action, resource, "invalid_purpose",
+               InvalidError("the purpose does not fit the recipient or services", errors={"json": errors}))
+    open_one = db.session.scalar(select(Referral.id).where(
+        Referral.form_id == form.id, Referral.to_agency == recipient.id, Referral.purpose == data["purpose"],
+        Referral.status.in_(rules.OPEN)).limit(1))
+    if open_one is not None:
+        refuse(actor, action, resource, "duplicate_referral", ConflictError(
+            f"referral {open_one} of this form to {recipient.id} for {data['purpose']} is still open"))
+    return recipient
+
+
+def _consent_gate(actor: Actor, form: Form, recipient: Agency, data: dict[str, Any], resource: str) -> str | None:
+    """``None`` when consent covers the referral; the override reason when a supervisor overrides; else 403."""
+    version = db.session.get(FormVersion, (form.id, form.version))
+    public = version.public if version is not None else {}
+    if consent_covers(form, public, data["purpose"], recipient, utcnow().date()):
+        return None
+    reason = data.get("consent_override_reason")
+    if reason and role_allows(actor.role, Permission.REFERRAL_OVERRIDE_CONSENT):
+        return str(reason)
+    detail = ("the person's consent does not cover this recipient and purpose" if not reason else
+              "your role may not override consent: ask a supervisor")
+    refuse(actor, Permission.REFERRAL_CREATE, resource, "consent_required", ConsentRequired(detail))
+    return None  # pragma: no cover - refuse() raised
+
+
+def _event(referral: Referral, form: Form, status: str, actor: Actor, body: dict[str, Any],
+           signed: WriteSignature, audit_event_id: int) -> ReferralEvent:
+    """Keep a signed event, its body sealed under the form's key."""
+    sequence = referral.revision
+    sealed = store.seal_value(_form_key(form), event_place(referral, form, sequence), body)
+    row = ReferralEvent(referral_id=referral.id, sequence=sequence, status=status, actor=actor.subject,
+                        agency_id=str(actor.agency), body_sealed=sealed, signature=signed.value,
+                        signed_kid=signed.kid, sha256=sha256_hex(canonical(body)), audit_event_id=audit_event_id,
+                        created_at=referral.updated_at)
+    db.session.add(row)
+    return row
+
+
+def event_place(referral: Referral, form: Form, sequence: int) -> FieldPlace:
+    """What an event's sealed body is bound to."""
+    return FieldPlace("referral", f"{referral.id}/e{sequence}", "body", "1", form.id)
+
+
+def _form_key(form: Form) -> bytes:
+    try:
+        return store.open_key(db.session.get(FormKey, form.id))
+    except store.ShreddedError:
+        raise ConflictError("the form has been shredded") from None
+
+
+def visible(actor: Actor, referral_id: str, action: Permission, *, lock: bool = False) -> Referral:
+    """A referral the caller's agency sent or received; 404 otherwise (it may not know it exists)."""
+    query = select(Referral).where(Referral.id == referral_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    referral = db.session.scalar(query) if len(referral_id) <= 36 else None
+    if referral is None or actor.agency not in (referral.from_agency, referral.to_agency):
+        audit.record_refusal(actor, action, reason="not_found", resource=f"referral:{referral_id}")
+        raise NotFoundError("no such referral, or none you may see")
+    return referral
+
+
+def check_if_match(actor: Actor, resource: str, current: str, if_match: str | None, action: Permission) -> None:
+    """Changes need the current ETag: 428 without one, 412 when stale."""
+    if not if_match:
+        refuse(actor, action, resource, "precondition_required",
+               Problem(428, "precondition-required", "Precondition Required", "send If-Match with the ETag"))
+    if if_match is not None and if_match.strip() not in (current, current.strip('"')):
+        refuse(actor, action, resource, "stale_etag",
+               Problem(412, "precondition-failed", "Precondition Failed", "it has changed: read it again"))
+
+
+def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
+    """Move a referral to a new status: the recipient forward, the sender only to cancelled."""
+    payload = canonical_body(raw)
+    action = Permission.REFERRAL_UPDATE
+    referral = visible(actor, referral_id, action, lock=True)
+    resource = f"referral:{referral.id}"
+    check_if_match(actor, resource, etag(referral), if_match, action)
+    signed = verify_write(actor, signature, payload, action, resource)
+    data = load(STATUS_SCHEMA, raw, actor, action, resource)
+    side = rules.SENDER if actor.agency == referral.from_agency else rules.RECIPIENT
+    _check_transition(actor, referral, data, side, resource)
+    form = db.session.get(Form, referral.form_id)
+    assert form is not None  # noqa: S101 - a foreign key
+    event = _apply(referral, data["status"], actor, action, f"status:{data['status']}")
+    _event(referral, form, data["status"], actor, raw, signed, event.id)
+    reply = Reply(200, {"id": referral.id, "status": referral.status,
+                        "receipt": receipt(referral.id, referral.revision, payload, event.id)},
+                  {"ETag": etag(referral)})
+    db.session.commit()
+    return reply
+
+
+def _check_transition(actor: Actor, referral: Referral, data: dict[str, Any], side: str, resource: str) -> None:
+    action = Permission.REFERRAL_UPDATE
+    try:
+        rules.transition(referral.status, data["status"], side, data.get("reason"))
+    except rules.IllegalTransition as error:
+        refuse(actor, action, resource, "illegal_transition", ConflictError(str(error)))
+    except rules.WrongSide as error:
+        refuse(actor, action, resource, "wrong_side", Forbidden(str(error)))
+    except rules.ReasonRequired as error:
+        refuse(actor, action, resource, "reason_required",
+               InvalidError(str(error), errors={"json": {"reason": ["required for this status"]}}))
+    if data.get("outcome") and data["status"] != "completed":
+        refuse(actor, action, resource, "invalid_document",
+               InvalidError("only a completed referral has an outcome", errors={"json": {"outcome": ["unexpected"]}}))
+
+
+def _apply(referral: Referral, status: str, actor: Actor, action: Permission, reason: str,
+           when: datetime | None = None) -> Any:
+    referral.status = status
+    referral.revision += 1
+    referral.updated_at = when or utcnow()
+    event = audit.record(actor, action, "allowed", resource=f"referral:{referral.id}", reason=reason)
+    outbox.emit([referral.from_agency, referral.to_agency], "referral.status-changed", f"referral:{referral.id}",
+                status)
+    audit.write_now(db.session)
+    return event
+
+
+def cancel_for_withdrawal(actor: Actor, form: Form) -> int:
+    """Cancel every open referral of a form whose consent was withdrawn, in the caller's transaction.
+
+    The service signs each cancellation itself (the withdrawal that caused it is the agency's own
+    signed write); each recipient is told through its feed and webhook, and its access ends with
+    the commit.
+    """
+    referrals = list(db.session.scalars(select(Referral).where(
+        Referral.form_id == form.id, Referral.status.in_(rules.OPEN)).with_for_update()))
+    for referral in referrals:
+        body = {"status": "cancelled", "reason": "consent_withdrawn"}
+        payload = canonical(body)
+        signature = sign_service(payload, store.keyring().signing_key, "nrm+jws", detached=True)
+        event = _apply(referral, "cancelled", actor, Permission.REFERRAL_UPDATE, "consent_withdrawn")
+        _event(referral, form, "cancelled", actor, body,
+               WriteSignature(signature, store.keyring().signing_key.kid), event.id)
+    return len(referrals)

@@ -1,0 +1,146 @@
+"""Transfer of responsibility: the agency leading a case hands the lead to another, which accepts.
+
+Distinct from a referral (which asks for one thing and leaves the lead where it is), as in
+Primero: once accepted, the new lead reads the whole form and may amend it; the author keeps its
+own access; a lead that was not the author loses it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from ..accounts.permissions import Permission
+from ..accounts.signing import verify_write
+from ..agencies.models import Agency
+from ..audit import service as audit
+from ..audit.actor import Actor
+from ..database import utcnow
+from ..errors import ConflictError, InvalidError, NotFoundError
+from ..extensions import db
+from ..forms.models import Form, FormVersion
+from ..forms.service import Forbidden, canonical_body, owned, receipt
+from ..idempotency.service import Reply
+from ..webhooks import outbox
+from .access import consent_covers
+from .models import Transfer
+from .schemas import TransferCreateSchema, TransferDecisionSchema
+from .service import ConsentRequired, check_if_match, load, refuse
+
+ACTION = Permission.FORM_TRANSFER
+#: Who may make each decision on a requested transfer.
+DECIDERS = {"accepted": "to", "declined": "to", "cancelled": "from"}
+
+
+def etag(transfer: Transfer) -> str:
+    """The transfer's current ETag."""
+    return f'"{transfer.revision}"'
+
+
+def shape(transfer: Transfer) -> dict[str, Any]:
+    """A transfer as both agencies see it, with the form's non-identifying summary."""
+    form = db.session.get(Form, transfer.form_id)
+    return {"id": transfer.id, "form_id": transfer.form_id, "from_agency": transfer.from_agency,
+            "to_agency": transfer.to_agency, "status": transfer.status, "reason": transfer.reason,
+            "created_at": transfer.created_at.isoformat(), "updated_at": transfer.updated_at.isoformat(),
+            "statistics": form.summary if form is not None else {}}
+
+
+def request(actor: Actor, raw: Any, signature: str | None) -> Reply:
+    """Offer the lead of a case to another agency (signed, by the agency leading it)."""
+    payload = canonical_body(raw)
+    resource = f"transfer:{uuid.uuid4()}"
+    signed = verify_write(actor, signature, payload, ACTION, resource)
+    data = load(TransferCreateSchema(), raw, actor, ACTION, resource)
+    form = owned(actor, data["form_id"], ACTION)
+    if form.lead_agency_id != actor.agency:
+        refuse(actor, ACTION, resource, "not_lead_agency", Forbidden("only the agency leading the case transfers it"))
+    recipient = db.session.get(Agency, data["to_agency"])
+    if recipient is None or recipient.id == actor.agency:
+        refuse(actor, ACTION, resource, "invalid_recipient", InvalidError(
+            "transfer to another agency of the directory", errors={"json": {"to_agency": ["no such agency"]}}))
+    assert recipient is not None  # noqa: S101 - refuse() raised otherwise
+    version = db.session.get(FormVersion, (form.id, form.version))
+    if form.status != "active" or not consent_covers(form, version.public if version else {}, "data_sharing",
+                                                      recipient, utcnow().date()):
+        refuse(actor, ACTION, resource, "consent_required",
+               ConsentRequired("the person's consent does not cover sharing the case with that agency"))
+    pending = db.session.scalar(select(Transfer.id).where(Transfer.form_id == form.id,
+                                                          Transfer.status == "requested").limit(1))
+    if pending is not None:
+        refuse(actor, ACTION, resource, "transfer_pending",
+               ConflictError(f"transfer {pending} of this case is still awaiting an answer"))
+    now = utcnow()
+    transfer = Transfer(id=resource.split(":", 1)[1], form_id=form.id, from_agency=str(actor.agency),
+                        to_agency=recipient.id, status="requested", revision=1, reason=data["reason"],
+                        requested_by=actor.subject, request_signature=signed.value, created_at=now, updated_at=now)
+    db.session.add(transfer)
+    return _written(actor, transfer, payload, 201, "transfer.requested")
+
+
+def _written(actor: Actor, transfer: Transfer, payload: bytes, status: int, kind: str) -> Reply:
+    event = audit.record(actor, ACTION, "allowed", resource=f"transfer:{transfer.id}", reason=transfer.status)
+    outbox.emit([transfer.from_agency, transfer.to_agency], kind, f"transfer:{transfer.id}", transfer.status)
+    audit.write_now(db.session)
+    body = {**shape(transfer), "receipt": receipt(transfer.id, transfer.revision, payload, event.id)}
+    reply = Reply(status, body, {"Location": f"/api/v1/transfers/{transfer.id}", "ETag": etag(transfer)})
+    db.session.commit()
+    return reply
+
+
+def visible(actor: Actor, transfer_id: str, *, lock: bool = False) -> Transfer:
+    """A transfer the caller's agency offered or was offered; 404 otherwise."""
+    query = select(Transfer).where(Transfer.id == transfer_id)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    transfer = db.session.scalar(query) if len(transfer_id) <= 36 else None
+    if transfer is None or actor.agency not in (transfer.from_agency, transfer.to_agency):
+        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"transfer:{transfer_id}")
+        raise NotFoundError("no such transfer, or none you may see")
+    return transfer
+
+
+def decide(actor: Actor, transfer_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
+    """Accept or decline a transfer offered to the caller's agency, or cancel one it offered."""
+    payload = canonical_body(raw)
+    transfer = visible(actor, transfer_id, lock=True)
+    resource = f"transfer:{transfer.id}"
+    check_if_match(actor, resource, etag(transfer), if_match, ACTION)
+    signed = verify_write(actor, signature, payload, ACTION, resource)
+    status = load(TransferDecisionSchema(), raw, actor, ACTION, resource)["status"]
+    side = "to" if actor.agency == transfer.to_agency else "from"
+    if transfer.status != "requested":
+        refuse(actor, ACTION, resource, "illegal_transition", ConflictError(f"the transfer is {transfer.status}"))
+    if DECIDERS[status] != side:
+        refuse(actor, ACTION, resource, "wrong_side",
+               Forbidden("the recipient accepts or declines; the sender cancels"))
+    form = db.session.get(Form, transfer.form_id, with_for_update=True)
+    assert form is not None  # noqa: S101 - a foreign key
+    if status == "accepted":
+        if form.lead_agency_id != transfer.from_agency or form.status != "active":
+            refuse(actor, ACTION, resource, "lead_changed", ConflictError("the case's lead or state changed"))
+        form.lead_agency_id, form.revision, form.updated_at = transfer.to_agency, form.revision + 1, utcnow()
+    transfer.status, transfer.revision, transfer.updated_at = status, transfer.revision + 1, utcnow()
+    transfer.decided_by, transfer.decision_signature = actor.subject, signed.value
+    return _written(actor, transfer, payload, 200, f"transfer.{status}")
+
+
+def read(actor: Actor, transfer_id: str) -> tuple[dict[str, Any], str]:
+    """One transfer."""
+    transfer = visible(actor, transfer_id)
+    audit.record(actor, ACTION, "allowed", resource=f"transfer:{transfer.id}", fields=["statistics.*"])
+    db.session.commit()
+    return shape(transfer), etag(transfer)
+
+
+def listing(actor: Actor, status: str | None) -> list[dict[str, Any]]:
+    """Transfers the caller's agency offered or was offered, newest first."""
+    query = select(Transfer).where(or_(Transfer.from_agency == actor.agency, Transfer.to_agency == actor.agency))
+    if status:
+        query = query.where(Transfer.status == status)
+    rows = list(db.session.scalars(query.order_by(Transfer.updated_at.desc()).limit(500)))
+    audit.record(actor, ACTION, "allowed", resource="transfer:*", fields=["statistics.*"])
+    db.session.commit()
+    return [shape(row) for row in rows]

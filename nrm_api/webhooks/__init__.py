@@ -1,0 +1,1 @@
+"""Signed webhooks from a transactional outbox, and the changes feed they mirror."""

@@ -1,0 +1,98 @@
+"""Where a webhook may go: a URL checked when registered, and its address checked again at every send.
+
+The host is resolved once per send and the connection is made to the address that was checked
+(TLS still verifies the host name), so a name that resolves to a public address at the check and
+to an internal one a moment later (DNS rebinding) reaches nothing internal. Private, loopback,
+link-local and other non-global ranges are refused unless ``NRM_WEBHOOK_ALLOW_PRIVATE`` is set
+(a test network, a receiver on the same host), which also allows plain ``http``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import socket
+import ssl
+from urllib.parse import SplitResult, urlsplit
+
+
+class RefusedAddress(Exception):
+    """The URL or the address it resolves to may not receive webhooks."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def check_url(url: str, allow_private: bool) -> SplitResult:
+    """The parts of a URL webhooks may be sent to; ``RefusedAddress`` otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise RefusedAddress("invalid_url", "a webhook URL is an absolute https URL")
+    if parts.scheme == "http" and not allow_private:
+        raise RefusedAddress("insecure_url", "webhooks go over https only")
+    if parts.username or parts.password or parts.fragment:
+        raise RefusedAddress("invalid_url", "a webhook URL carries no credentials and no fragment")
+    try:
+        literal = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return parts
+    if not allow_private and not _public(literal):
+        raise RefusedAddress("private_address", "webhooks are not sent to private or reserved addresses")
+    return parts
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def resolve(parts: SplitResult, allow_private: bool) -> str:
+    """The one address to connect to: every address the name has must be allowed."""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise RefusedAddress("dns_failure", "the host name does not resolve") from None
+    addresses = [str(info[4][0]) for info in infos]
+    if not allow_private and not all(_public(ipaddress.ip_address(a.split("%")[0])) for a in addresses):
+        raise RefusedAddress("private_address", "the host resolves to a private or reserved address")
+    return addresses[0]
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    def __init__(self, host: str, address: str, port: int | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host: str, address: str, port: int | None, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def post(url: str, body: bytes, headers: dict[str, str], allow_private: bool, timeout: float) -> int:
+    """POST to a checked, pinned address; the status code. Redirects are answers, never followed."""
+    parts = check_url(url, allow_private)
+    address = resolve(parts, allow_private)
+    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    connection = kind(str(parts.hostname), address, parts.port, timeout)
+    try:
+        target = parts.path or "/"
+        if parts.query:
+            target += f"?{parts.query}"
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(65536)
+        return response.status
+    finally:
+        connection.close()

@@ -1,0 +1,45 @@
+"""``nrm-api webhooks``: run the deliverer; register an agency's endpoint."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from ..audit.actor import Actor
+
+webhooks_cli = AppGroup("webhooks", help="Webhooks from the outbox.")
+
+
+@webhooks_cli.command("deliver")
+@click.option("--loop", "interval", type=float, default=None, metavar="SECONDS",
+              help="Keep running, every SECONDS, until stopped (SIGTERM or Ctrl-C): the deliverer's own process.")
+def deliver(interval: float | None) -> None:
+    """Send what is due from the outbox, once (or, with --loop, until stopped)."""
+    from ..worker import Worker
+    from .deliver import run
+
+    worker = Worker(current_app._get_current_object(), interval or 0, run, "nrm-webhooks")  # type: ignore[attr-defined]
+    if interval is not None:
+        if interval <= 0:
+            raise click.ClickException("--loop needs a positive number of seconds")
+        worker.run_forever()
+        return
+    click.echo(f"delivered {worker.run_once()} webhook(s)")
+
+
+@webhooks_cli.command("set-url")
+@click.argument("agency_id")
+@click.argument("url")
+def set_url(agency_id: str, url: str) -> None:
+    """Register AGENCY_ID's webhook URL (operators; agencies use PUT /api/v1/webhooks/endpoint)."""
+    from ..agencies.service import require_agency
+    from ..errors import DomainError
+    from .service import register
+
+    try:
+        require_agency(agency_id)
+        register(Actor.operator(), agency_id, url)
+    except DomainError as error:
+        raise click.ClickException(error.detail or error.title) from None
+    click.echo(f"webhooks for {agency_id} go to {url}")

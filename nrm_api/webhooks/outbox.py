@@ -1,0 +1,96 @@
+"""The changes feed and the webhook outbox, written in the transaction of the change they tell of.
+
+``emit`` adds one feed entry per agency told and, where the agency registered an endpoint, an
+outbox row. On PostgreSQL it first takes a per-agency advisory lock held until commit, so one
+agency's entries commit in the order of their ids: a poller that resumes after an id never misses
+an entry committed later with a smaller one. (SQLite runs one writer at a time anyway.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+
+from ..audit.actor import Actor
+from ..database import utcnow
+from ..errors import InvalidError
+from ..extensions import db
+from .models import AgencyEvent, WebhookDelivery, WebhookEndpoint
+
+WAKE = "nrm_webhooks_wake"
+#: The advisory lock class of feed locks ('NRMF'); the second key is the agency's hash.
+LOCK_CLASS = 0x4E524D46
+
+
+def emit(agency_ids: Iterable[str], kind: str, resource: str, status: str | None = None) -> list[AgencyEvent]:
+    """Tell each agency of a change: a feed entry, and a webhook if it has an endpoint."""
+    session = db.session
+    agencies = sorted(set(agency_ids))
+    if session.get_bind().dialect.name == "postgresql":
+        for agency_id in agencies:  # sorted: two writers never wait on each other in a cycle
+            session.execute(text("SELECT pg_advisory_xact_lock(:class, hashtext(:agency))"),
+                            {"class": LOCK_CLASS, "agency": agency_id})
+    now = utcnow()
+    written = []
+    for agency_id in agencies:
+        entry = AgencyEvent(agency_id=agency_id, type=kind, resource=resource, status=status, occurred_at=now)
+        session.add(entry)
+        session.flush()
+        written.append(entry)
+        if session.get(WebhookEndpoint, agency_id) is not None:
+            session.add(WebhookDelivery(id=f"msg_{uuid.uuid4().hex}", agency_id=agency_id, event_id=entry.id,
+                                        next_attempt_at=now))
+            session.info[WAKE] = True
+    return written
+
+
+def payload(entry: AgencyEvent) -> dict[str, Any]:
+    """The thin body of a feed entry or webhook: ids, type and status, never case data."""
+    kind, _, ident = entry.resource.partition(":")
+    data: dict[str, Any] = {"event_id": entry.id, f"{kind}_id": ident}
+    if entry.status is not None:
+        data["status"] = entry.status
+    return {"type": entry.type, "timestamp": entry.occurred_at.isoformat(timespec="seconds"), "data": data}
+
+
+def changes(actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
+    """The caller's agency's feed after ``cursor``: poll with ``next_cursor`` and never miss or repeat one."""
+    after = _position(cursor)
+    rows = list(db.session.scalars(select(AgencyEvent).where(AgencyEvent.agency_id == actor.agency,
+                                                             AgencyEvent.id > after)
+                                   .order_by(AgencyEvent.id).limit(limit)))
+    last = rows[-1].id if rows else after
+    return {"items": [{"id": str(row.id), **payload(row)} for row in rows], "next_cursor": str(last)}
+
+
+def _position(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    if not cursor.isdigit() or len(cursor) > 18:
+        raise InvalidError("the cursor is not one this service gave", errors={"query": {"cursor": ["invalid"]}})
+    return int(cursor)
+
+
+def _after_commit(session: Session) -> None:
+    if session.info.pop(WAKE, False) and has_app_context():
+        worker = current_app.extensions.get("nrm_webhook_worker")
+        if worker is not None:
+            worker.notify()
+
+
+def _forget(session: Session, previous: Any) -> None:
+    if not previous.nested:
+        session.info.pop(WAKE, None)
+
+
+def install() -> None:
+    """Wake the in-app deliverer after a commit that wrote outbox rows."""
+    if event.contains(Session, "after_commit", _after_commit):
+        return
+    event.listen(Session, "after_commit", _after_commit)
+    event.listen(Session, "after_soft_rollback", _forget)
