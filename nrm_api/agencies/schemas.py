@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..forms.rules import AGE_BANDS as _BANDS
+from ..referrals.rules import SERVICES
 from .models import KINDS, REGIONS
+
+AGE_BANDS = tuple(band for _, band in _BANDS) + ("48+",)
+SEXES = ("Feminine", "Masculine", "TransgenderFeminine", "TransgenderMasculine", "NonConforming",
+         "NonSpecifiedUnknown")
 
 
 class AgencyNameSchema(ma.Schema):
@@ -18,16 +24,61 @@ class AgencyNameSchema(ma.Schema):
     be = ma.fields.String(required=True, attribute="name_be", validate=ma.validate.Length(1, 300))
 
 
+class ServiceSchema(ma.Schema):
+    """A service an agency offers: where, for whom, how many places."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    service = ma.fields.String(required=True, validate=ma.validate.OneOf(SERVICES))
+    regions = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(REGIONS)), load_default=list,
+                             metadata={"description": "Where it is offered; empty: all the agency's regions."})
+    age_bands = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(AGE_BANDS)), load_default=list,
+                               metadata={"description": "CTDC age bands served; empty: any age."})
+    sexes = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(SEXES)), load_default=list,
+                           metadata={"description": "Served; empty: anyone."})
+    capacity = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(0, 100000))
+    vacancies = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(0, 100000))
+    updated_at = ma.fields.String(dump_only=True)
+
+
+class ServicesInSchema(ma.Schema):
+    """Every service the agency offers (replaces the list)."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    services = ma.fields.List(ma.fields.Nested(ServiceSchema), required=True)
+
+
+class VacanciesSchema(ma.Schema):
+    """Places free now."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    vacancies = ma.fields.Integer(required=True, validate=ma.validate.Range(0, 100000))
+
+
+class AddressSchema(ma.Schema):
+    """The confidential address: shown only to the agency and to agencies holding an open referral to it."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    address = ma.fields.String(required=True, allow_none=True, validate=ma.validate.Length(1, 500))
+
+
 class AgencySchema(ma.Schema):
     """An agency as the directory shows it to any signed-in principal."""
 
     id = ma.fields.String(required=True, metadata={"example": "moi"})
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
-    name = ma.fields.Method("_names", required=True, metadata={"type": "object"})
+    name = ma.fields.Dict(required=True, metadata={"description": "en, ru, be"})
     regions = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(REGIONS)), required=True)
-
-    def _names(self, agency: object) -> dict[str, str]:
-        return dict(AgencyNameSchema().dump(agency))
+    services = ma.fields.List(ma.fields.Nested(ServiceSchema), required=True)
+    address = ma.fields.String(metadata={"description": "Only to the agency and to agencies with an open referral "
+                                                        "to it.", "x-sensitivity": "identifying"})
 
 
 class AgencyQuerySchema(ma.Schema):
@@ -38,6 +89,7 @@ class AgencyQuerySchema(ma.Schema):
 
     kind = ma.fields.String(validate=ma.validate.OneOf(KINDS))
     region = ma.fields.String(validate=ma.validate.OneOf(REGIONS))
+    service = ma.fields.String(validate=ma.validate.OneOf(SERVICES))
 
 
 class AgencyCreateSchema(ma.Schema):

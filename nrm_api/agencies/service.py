@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -12,7 +13,8 @@ from ..audit import service as audit
 from ..audit.actor import Actor
 from ..errors import ConflictError, InvalidError, NotFoundError
 from ..extensions import db
-from .models import KINDS, REGIONS, Agency
+from . import directory
+from .models import KINDS, REGIONS, Agency, AgencyService
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 
@@ -49,26 +51,52 @@ def add_agency(
     return agency
 
 
-def list_agencies(actor: Actor, *, kind: str | None = None, region: str | None = None) -> list[Agency]:
-    """The directory, optionally cut by kind and region."""
+def list_agencies(actor: Actor, *, kind: str | None = None, region: str | None = None,
+                  service: str | None = None) -> list[dict[str, Any]]:
+    """The directory, optionally cut by kind, region and service (offered in that region)."""
     query = select(Agency).order_by(Agency.id)
     if kind:
         query = query.where(Agency.kind == kind)
-    agencies = [a for a in db.session.scalars(query) if region is None or region in a.regions]
+    agencies = list(db.session.scalars(query))
+    offered = directory.services_of([agency.id for agency in agencies])
+    found = [entry(agency, offered[agency.id]) for agency in agencies
+             if _matches(agency, offered[agency.id], region, service)]
     audit.record(actor, Permission.AGENCY_READ, "allowed", resource="agency:*")
     db.session.commit()
-    return agencies
+    return found
 
 
-def get_agency(actor: Actor, agency_id: str) -> Agency:
-    """One agency of the directory."""
+def _matches(agency: Agency, offered: list[AgencyService], region: str | None, service: str | None) -> bool:
+    if service is None:
+        return region is None or region in agency.regions
+    return any(row.service == service and (region is None or region in (row.regions or agency.regions))
+               for row in offered)
+
+
+def entry(agency: Agency, offered: list[AgencyService], address: str | None = None) -> dict[str, Any]:
+    """An agency as the directory shows it."""
+    shown: dict[str, Any] = {
+        "id": agency.id, "kind": agency.kind, "regions": list(agency.regions),
+        "name": {"en": agency.name_en, "ru": agency.name_ru, "be": agency.name_be},
+        "services": [{"service": row.service, "regions": list(row.regions or agency.regions),
+                      "age_bands": list(row.age_bands), "sexes": list(row.sexes), "capacity": row.capacity,
+                      "vacancies": row.vacancies, "updated_at": row.updated_at.isoformat()} for row in offered]}
+    if address is not None:
+        shown["address"] = address
+    return shown
+
+
+def get_agency(actor: Actor, agency_id: str) -> dict[str, Any]:
+    """One agency of the directory; its confidential address only to those who may see it."""
     agency = db.session.get(Agency, agency_id)
     if agency is None:
         audit.record_refusal(actor, Permission.AGENCY_READ, reason="not_found", resource=f"agency:{agency_id}")
         raise NotFoundError(f"no agency {agency_id!r}")
-    audit.record(actor, Permission.AGENCY_READ, "allowed", resource=f"agency:{agency_id}")
+    address = directory.address_for(actor, agency)
+    audit.record(actor, Permission.AGENCY_READ, "allowed", resource=f"agency:{agency_id}",
+                 fields=["address"] if address else [])
     db.session.commit()
-    return agency
+    return entry(agency, directory.services_of([agency_id])[agency_id], address)
 
 
 def require_agency(agency_id: str) -> Agency:

@@ -1,0 +1,111 @@
+"""What agencies publish in the directory: services, eligibility, capacity, and a confidential address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from ..accounts.permissions import Permission
+from ..audit import service as audit
+from ..audit.actor import Actor
+from ..database import utcnow
+from ..errors import DomainError, InvalidError, NotFoundError
+from ..extensions import db
+from ..forms.store import keyring
+from ..referrals.models import Referral
+from ..referrals.rules import OPEN
+from .models import Agency, AgencyService
+
+ACTION = Permission.AGENCY_MANAGE
+
+
+class NotYourAgency(DomainError):
+    """Agencies publish their own entry; network administrators any."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+def managed(actor: Actor, agency_id: str) -> Agency:
+    """The agency, if the caller may change its entry."""
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"agency:{agency_id}")
+        raise NotFoundError(f"no agency {agency_id!r}")
+    if actor.agency != agency_id and actor.role != "network_admin":
+        audit.record_refusal(actor, ACTION, reason="not_own_agency", resource=f"agency:{agency_id}")
+        raise NotYourAgency("an agency publishes its own directory entry")
+    return agency
+
+
+def set_services(actor: Actor, agency_id: str, services: list[dict[str, Any]]) -> Agency:
+    """Replace the services an agency offers."""
+    agency = managed(actor, agency_id)
+    codes = [service["service"] for service in services]
+    if len(set(codes)) != len(codes):
+        audit.record_refusal(actor, ACTION, reason="invalid_document", resource=f"agency:{agency_id}")
+        raise InvalidError("a service is listed twice", errors={"json": {"services": ["duplicate service"]}})
+    for service in services:
+        vacancies, capacity = service.get("vacancies"), service.get("capacity")
+        if vacancies is not None and capacity is not None and vacancies > capacity:
+            audit.record_refusal(actor, ACTION, reason="invalid_document", resource=f"agency:{agency_id}")
+            raise InvalidError("vacancies exceed capacity", errors={"json": {service["service"]: ["vacancies"]}})
+    db.session.execute(delete(AgencyService).where(AgencyService.agency_id == agency_id))
+    now = utcnow()
+    db.session.add_all([AgencyService(agency_id=agency_id, service=s["service"], regions=sorted(s["regions"]),
+                                      age_bands=s["age_bands"], sexes=s["sexes"], capacity=s.get("capacity"),
+                                      vacancies=s.get("vacancies"), updated_at=now) for s in services])
+    audit.record(actor, ACTION, "allowed", resource=f"agency:{agency_id}", reason="services")
+    db.session.commit()
+    return agency
+
+
+def set_vacancies(actor: Actor, agency_id: str, service: str, vacancies: int) -> AgencyService:
+    """Update how many places a service has free now (the agency's system, several times a day)."""
+    managed(actor, agency_id)
+    row = db.session.get(AgencyService, (agency_id, service))
+    if row is None:
+        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"agency:{agency_id}")
+        raise NotFoundError(f"{agency_id} does not publish {service}")
+    if row.capacity is not None and vacancies > row.capacity:
+        audit.record_refusal(actor, ACTION, reason="invalid_document", resource=f"agency:{agency_id}")
+        raise InvalidError("vacancies exceed capacity", errors={"json": {"vacancies": ["exceeds capacity"]}})
+    row.vacancies, row.updated_at = vacancies, utcnow()
+    audit.record(actor, ACTION, "allowed", resource=f"agency:{agency_id}", reason="vacancies")
+    db.session.commit()
+    return row
+
+
+def set_address(actor: Actor, agency_id: str, address: str | None) -> Agency:
+    """Set (or clear) the confidential address, sealed by the keyring."""
+    agency = managed(actor, agency_id)
+    agency.address_sealed = keyring().seal(address.encode(), _context(agency_id)) if address else None
+    audit.record(actor, ACTION, "allowed", resource=f"agency:{agency_id}", reason="address")
+    db.session.commit()
+    return agency
+
+
+def _context(agency_id: str) -> str:
+    return f"agency-address:{agency_id}"
+
+
+def services_of(agency_ids: list[str]) -> dict[str, list[AgencyService]]:
+    """The services of each agency."""
+    found: dict[str, list[AgencyService]] = {agency_id: [] for agency_id in agency_ids}
+    if agency_ids:
+        rows = db.session.scalars(select(AgencyService).where(AgencyService.agency_id.in_(agency_ids))
+                                  .order_by(AgencyService.agency_id, AgencyService.service))
+        for row in rows:
+            found[row.agency_id].append(row)
+    return found
+
+
+def address_for(actor: Actor, agency: Agency) -> str | None:
+    """The confidential address, for the agency itself and agencies holding an open referral to it."""
+    if agency.address_sealed is None or actor.agency is None:
+        return None
+    if actor.agency != agency.id and db.session.scalar(select(Referral.id).where(
+            Referral.from_agency == actor.agency, Referral.to_agency == agency.id,
+            Referral.status.in_(OPEN)).limit(1)) is None:
+        return None
+    return keyring().unseal(agency.address_sealed, _context(agency.id)).decode()
