@@ -115,10 +115,57 @@ class NrmClient:
                                            {"Idempotency-Key": idempotency_key or str(uuid.uuid4())})
         return {**data, "etag": received.get("ETag")}
 
+    def signed_read(self, path: str) -> dict[str, Any]:
+        """GET an answer carrying case data, checking the service's signature over it; ``etag`` added."""
+        _, received, data = self._call("GET", path)
+        lowered = {k.lower(): v for k, v in received.items()}
+        if not verify_detached_by_service(lowered.get("x-jws-signature"), canonical(data), self.jwks()):
+            raise NrmError(0, {"type": "response-signature-invalid", "detail": "the answer is not the service's"})
+        return {**data, "etag": lowered.get("etag")}
+
     def read_form(self, form_id: str) -> dict[str, Any]:
         """Read a form, checking the service's signature over the answer."""
-        _, received, data = self._call("GET", f"/api/v1/forms/{form_id}")
-        signature = {k.lower(): v for k, v in received.items()}.get("x-jws-signature")
-        if not verify_detached_by_service(signature, canonical(data), self.jwks()):
-            raise NrmError(0, {"type": "response-signature-invalid", "detail": "the answer is not the service's"})
-        return {**data, "etag": {k.lower(): v for k, v in received.items()}.get("etag")}
+        return self.signed_read(f"/api/v1/forms/{form_id}")
+
+    def refer(self, form_id: str, to_agency: str, purpose: str, services: list[str] | None = None,
+              priority: str = "normal", note: str | None = None, idempotency_key: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+        """Refer a form to another agency (signed); a retry with the same key returns the first answer."""
+        body: dict[str, Any] = {"form_id": form_id, "to_agency": to_agency, "purpose": purpose,
+                                "services": services or [], "priority": priority, **extra}
+        if note is not None:
+            body["note"] = note
+        received, data = self.signed_write("POST", "/api/v1/referrals", body,
+                                           {"Idempotency-Key": idempotency_key or str(uuid.uuid4())})
+        return {**data, "etag": received.get("ETag")}
+
+    def referral(self, referral_id: str) -> dict[str, Any]:
+        """One referral your agency sent or received."""
+        return self.signed_read(f"/api/v1/referrals/{referral_id}")
+
+    def set_status(self, referral_id: str, status: str, reason: str | None = None, etag: str | None = None,
+                   **extra: Any) -> dict[str, Any]:
+        """Move a referral on (signed); without ``etag`` the current one is read first."""
+        current = etag or self.referral(referral_id)["etag"]
+        body: dict[str, Any] = {"status": status, **extra}
+        if reason is not None:
+            body["reason"] = reason
+        received, data = self.signed_write("POST", f"/api/v1/referrals/{referral_id}/status", body,
+                                           {"If-Match": str(current)})
+        return {**data, "etag": received.get("ETag")}
+
+    def history(self, referral_id: str) -> dict[str, Any]:
+        """A referral's signed events."""
+        return self.signed_read(f"/api/v1/referrals/{referral_id}/history")
+
+    def referrals(self, **query: str) -> dict[str, Any]:
+        """A page of your agency's referrals (``direction``, ``status``, ``updated_after``, ``cursor``)."""
+        suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
+        _, _, data = self._call("GET", f"/api/v1/referrals{suffix}")
+        return dict(data)
+
+    def changes(self, cursor: str | None = None, limit: int = 100) -> dict[str, Any]:
+        """Your agency's feed after ``cursor``; keep ``next_cursor`` for the next poll."""
+        query = urllib.parse.urlencode({"limit": limit, **({"cursor": cursor} if cursor else {})})
+        _, _, data = self._call("GET", f"/api/v1/changes?{query}")
+        return dict(data)
