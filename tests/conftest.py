@@ -34,7 +34,8 @@ from nrm_api.extensions import db, limiter
 from nrm_api.migrate import upgrade
 
 BASE_URL = "http://nrm.test"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+ROOT_DIR = Path(__file__).resolve().parents[1]
+SHARED = ROOT_DIR.parent / "shared"
 
 
 def _postgres_url() -> str | None:
