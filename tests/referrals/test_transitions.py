@@ -42,7 +42,7 @@ def _contract_rows() -> list[tuple[tuple[str, ...], str, str, bool]]:
 def test_the_rules_are_the_contracts_table() -> None:
     ours = [(row.sources, row.target, row.by, row.reason_required) for row in rules.TRANSITIONS]
     assert ours == _contract_rows()
-    assert rules.FINAL == {"rejected", "completed", "failed", "cancelled"}
+    assert {"rejected", "completed", "failed", "cancelled"} == rules.FINAL
 
 
 def test_the_status_table_is_in_the_openapi_document() -> None:
