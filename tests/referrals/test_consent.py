@@ -59,8 +59,8 @@ def test_only_a_supervisor_overrides_consent_with_a_reason_and_it_is_audited(cli
     for role, allowed in (("caseworker", False), ("supervisor", True)):
         person = NrmClient(BASE_URL, net.ngo.client_id, net.ngo.private_jwk, flask_transport(client))
         person._token, person._token_expires = login_token(client, create_user(role, net.ngo.id)), 1e12
-        call = lambda p=person: p.signed_write("POST", "/api/v1/referrals", body,  # noqa: E731
-                                               {"Idempotency-Key": f"k-{role}"})
+        call = lambda p=person, key=f"k-{role}": p.signed_write(  # noqa: E731
+            "POST", "/api/v1/referrals", body, {"Idempotency-Key": key})
         if not allowed:
             _refused(call, 403, "consent-required")
             continue
