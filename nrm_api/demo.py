@@ -38,6 +38,14 @@ AGENCIES: list[dict[str, Any]] = [
      "regions": ["Brest"]},
 ]
 
+#: What the demo agencies publish in the directory.
+SERVICES: dict[str, list[dict[str, Any]]] = {
+    "iom": [{"service": "airport_reception"}, {"service": "reintegration_grant"}, {"service": "escort"}],
+    "shelter-minsk": [{"service": "accommodation", "capacity": 12, "vacancies": 4},
+                      {"service": "psychological_counselling"}, {"service": "healthcare"}],
+    "legal-brest": [{"service": "legal_aid"}],
+}
+
 
 def _instance() -> Path:
     return Path(os.environ.get("NRM_INSTANCE_PATH", "instance")).resolve()
@@ -87,6 +95,7 @@ def setup() -> None:
 def seed(folder: Path) -> dict[str, Any]:
     """Seed the network once; return the accounts (read back from ``accounts.json`` later)."""
     from .accounts import admin
+    from .agencies import directory
     from .agencies import service as agencies
     from .agencies.models import Agency
     from .crypto.jose import generate_private_jwk, public_half
@@ -101,7 +110,9 @@ def seed(folder: Path) -> dict[str, Any]:
     for spec in AGENCIES:
         agencies.add_agency(actor, **spec)
         agency = spec["agency_id"]
-        roles = ["caseworker", "agency_admin"] + (["auditor", "network_admin"] if agency == "moi" else [])
+        directory.set_services(actor, agency, [{"regions": [], "age_bands": [], "sexes": [], **offered}
+                                               for offered in SERVICES.get(agency, [])])
+        roles = ["caseworker", "supervisor", "agency_admin"] + (["auditor", "network_admin"] if agency == "moi" else [])
         for role in roles:
             username = f"{agency}-{role.replace('_', '-')}"
             password = secrets.token_urlsafe(12)

@@ -21,7 +21,7 @@ ACTION = Permission.AGENCY_MANAGE
 
 
 class NotYourAgency(DomainError):
-    """Agencies publish their own entry; network administrators any."""
+    """Agencies publish their own entry; network administrators and operators any."""
 
     status, slug, title = 403, "forbidden", "Forbidden"
 
@@ -32,7 +32,7 @@ def managed(actor: Actor, agency_id: str) -> Agency:
     if agency is None:
         audit.record_refusal(actor, ACTION, reason="not_found", resource=f"agency:{agency_id}")
         raise NotFoundError(f"no agency {agency_id!r}")
-    if actor.agency != agency_id and actor.role != "network_admin":
+    if actor.agency != agency_id and actor.role not in ("network_admin", "operator"):
         audit.record_refusal(actor, ACTION, reason="not_own_agency", resource=f"agency:{agency_id}")
         raise NotYourAgency("an agency publishes its own directory entry")
     return agency

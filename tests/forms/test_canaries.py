@@ -23,13 +23,23 @@ def _forms_of_canaries(app: Flask) -> str:
     with app.app_context():
         agency_id = create_agency()
         client_id, private = create_client(agency_id)
+        authority = create_agency(kind="authority")
+        moi_id, moi_key = create_client(authority)
     sdk = NrmClient(BASE_URL, client_id, private, flask_transport(app.test_client()))
+    moi = NrmClient(BASE_URL, moi_id, moi_key, flask_transport(app.test_client()))
     for _ in range(2):
         document = canary_document()
         document["screening"]["place"] = PUBLIC_CANARY
         written = sdk.submit_form(document)
         assert sdk.read_form(written["id"])["document"]["person"]["first_name"] == CANARIES["person.first_name"]
+        referral = sdk.refer(written["id"], authority, "identification", note=REFERRAL_CANARIES[0])["id"]
+        moi.set_status(referral, "rejected", reason=REFERRAL_CANARIES[1])
+        assert moi.history(referral)["events"][-1]["body"]["reason"] == REFERRAL_CANARIES[1]
     return agency_id
+
+
+#: A referral's note and a status change's reason: sealed under the form's key like its fields.
+REFERRAL_CANARIES = ("Zxq canary referral note", "Zxq canary rejection reason")
 
 
 #: A public field's value: the scan must find it, or it is not looking at the data at all.
@@ -38,7 +48,7 @@ PUBLIC_CANARY = "Zxqpubliccanaryplace"
 
 def _forms_found(data: bytes) -> list[str]:
     found = []
-    for value in CANARIES.values():
+    for value in [*CANARIES.values(), *REFERRAL_CANARIES]:
         escaped = json.dumps(value).strip('"').encode()
         if value.encode() in data or escaped in data or value.lower().encode() in data.lower():
             found.append(value)
