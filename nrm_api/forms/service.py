@@ -6,8 +6,6 @@ once. A refusal is audited on its own and changes nothing else.
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +13,7 @@ from typing import Any
 import marshmallow as ma
 from sqlalchemy import delete, select
 
+from .. import paging
 from ..accounts.permissions import Permission
 from ..accounts.signing import WriteSignature, verify_write
 from ..agencies.service import require_agency
@@ -79,11 +78,9 @@ def receipt(record: str, version: int, payload: bytes, audit_event_id: int) -> s
 def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
     """Accept a signed form: seal it, index it, audit it, answer with a receipt; replay on retry."""
     payload = canonical_body(raw)
-    key = idempotency.check_key(key)
-    request_fingerprint = idempotency.fingerprint("POST", path, payload)
-    first = idempotency.replay(actor, key, request_fingerprint)
-    if first is not None:
-        return first
+    attempt = idempotency.begin(actor, key, "POST", path, payload)
+    if attempt.first is not None:
+        return attempt.first
     form_id = str(uuid.uuid4())
     signed = verify_write(actor, signature, payload, Permission.FORM_CREATE, f"form:{form_id}")
     _refuse_invalid(actor, Permission.FORM_CREATE, f"form:{form_id}", raw)
@@ -104,7 +101,7 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
                         "receipt": receipt(form.id, 1, payload, event.id),
                         "possible_duplicates": _duplicates(actor, form.id, indexes)},
                   {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form)})
-    return idempotency.commit_with(actor, key, request_fingerprint, reply)
+    return idempotency.commit_with(actor, attempt, reply)
 
 
 def _refuse_invalid(actor: Actor, action: Permission, resource: str, raw: Any) -> None:
@@ -280,7 +277,7 @@ def summaries(actor: Actor, cursor: str | None, limit: int, filters: dict[str, A
     if "updated_after" in wanted:
         query = query.where(Form.updated_at > wanted["updated_after"])
     if cursor:
-        created, form_id = decode_cursor(cursor)
+        created, form_id = paging.decode(cursor)
         query = query.where((Form.created_at > created) | ((Form.created_at == created) & (Form.id > form_id)))
     rows = list(db.session.scalars(query))
     more, rows = len(rows) > limit, rows[:limit]
@@ -289,20 +286,4 @@ def summaries(actor: Actor, cursor: str | None, limit: int, filters: dict[str, A
               "is_child": f.is_child, "statistics": f.summary} for f in rows]
     audit.record(actor, Permission.FORM_READ, "allowed", resource="form:*", fields=["statistics.*"])
     db.session.commit()
-    return {"items": items, "next_cursor": encode_cursor(rows[-1]) if more and rows else None}
-
-
-def encode_cursor(form: Form) -> str:
-    """An opaque cursor after ``form``."""
-    raw = json.dumps([form.created_at.isoformat(), form.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """Where a cursor points; 422 for anything this service did not give."""
-    try:
-        created, form_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(created), str(form_id)
-    except (ValueError, TypeError):
-        raise InvalidError("the cursor is not one this service gave",
-                           errors={"query": {"cursor": ["invalid"]}}) from None
+    return {"items": items, "next_cursor": paging.encode(rows[-1].created_at, rows[-1].id) if more else None}

@@ -65,6 +65,22 @@ def check_key(key: str | None) -> str:
     return key
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A request under an ``Idempotency-Key``: its key, its fingerprint, and the first answer if there was one."""
+
+    key: str
+    fingerprint: str
+    first: Reply | None
+
+
+def begin(actor: Actor, key: str | None, method: str, path: str, body: bytes) -> Attempt:
+    """Check the key and look for the first answer to it (422 if the key came with another request)."""
+    checked = check_key(key)
+    request_fingerprint = fingerprint(method, path, body)
+    return Attempt(checked, request_fingerprint, replay(actor, checked, request_fingerprint))
+
+
 def replay(actor: Actor, key: str, request_fingerprint: str) -> Reply | None:
     """The first answer given for ``key``, if there is one."""
     if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 - when to prune, not a secret
@@ -78,8 +94,9 @@ def replay(actor: Actor, key: str, request_fingerprint: str) -> Reply | None:
     return Reply(record.status_code, dict(record.response), dict(record.headers))
 
 
-def commit_with(actor: Actor, key: str, request_fingerprint: str, reply: Reply) -> Reply:
+def commit_with(actor: Actor, attempt: Attempt, reply: Reply) -> Reply:
     """Store the answer beside the work and commit both; if another request won the key, answer as it did."""
+    key, request_fingerprint = attempt.key, attempt.fingerprint
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL lock_timeout = '1s'"))

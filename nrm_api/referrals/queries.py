@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
 
+from .. import paging
 from ..accounts.permissions import Permission
 from ..audit import service as audit
 from ..audit.actor import Actor
-from ..errors import InvalidError
 from ..extensions import db
 from ..forms import store
 from ..forms.models import Form, FormKey
@@ -83,25 +80,12 @@ def listing(actor: Actor, query: dict[str, Any]) -> dict[str, Any]:
     if query.get("updated_after"):
         statement = statement.where(Referral.updated_at > query["updated_after"])
     if query.get("cursor"):
-        updated, last_id = _decode(query["cursor"])
+        updated, last_id = paging.decode(query["cursor"])
         statement = statement.where(or_(Referral.updated_at > updated,
                                         (Referral.updated_at == updated) & (Referral.id > last_id)))
     rows = list(db.session.scalars(statement))
     more, rows = len(rows) > limit, rows[:limit]
     audit.record(actor, Permission.REFERRAL_READ, "allowed", resource="referral:*", fields=["referral.*"])
     db.session.commit()
-    return {"items": [summary(row) for row in rows], "next_cursor": _encode(rows[-1]) if more else None}
-
-
-def _encode(referral: Referral) -> str:
-    raw = json.dumps([referral.updated_at.isoformat(), referral.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        updated, referral_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return datetime.fromisoformat(updated), str(referral_id)
-    except (ValueError, TypeError):
-        raise InvalidError("the cursor is not one this service gave",
-                           errors={"query": {"cursor": ["invalid"]}}) from None
+    cursor = paging.encode(rows[-1].updated_at, rows[-1].id) if more else None
+    return {"items": [summary(row) for row in rows], "next_cursor": cursor}

@@ -72,11 +72,9 @@ def refuse(actor: Actor, action: Permission, resource: str, reason: str, error: 
 def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
     """Refer a form to another agency: signed, idempotent, gated by consent."""
     payload = canonical_body(raw)
-    key = idempotency.check_key(key)
-    request_fingerprint = idempotency.fingerprint("POST", path, payload)
-    first = idempotency.replay(actor, key, request_fingerprint)
-    if first is not None:
-        return first
+    attempt = idempotency.begin(actor, key, "POST", path, payload)
+    if attempt.first is not None:
+        return attempt.first
     action, resource = Permission.REFERRAL_CREATE, f"referral:{uuid.uuid4()}"
     signed = verify_write(actor, signature, payload, action, resource)
     data = load(CREATE_SCHEMA, raw, actor, action, resource)
@@ -99,7 +97,7 @@ def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     reply = Reply(201, {"id": referral.id, "status": referral.status,
                         "receipt": receipt(referral.id, 1, payload, event.id)},
                   {"Location": f"/api/v1/referrals/{referral.id}", "ETag": etag(referral)})
-    return idempotency.commit_with(actor, key, request_fingerprint, reply)
+    return idempotency.commit_with(actor, attempt, reply)
 
 
 def _recipient(actor: Actor, form: Form, data: dict[str, Any], resource: str) -> Agency:
