@@ -36,6 +36,7 @@ bench: $(STAMP)
 	command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time; }
 	$(BIN)/python -m benchmarks.audit
 	$(BIN)/python -m benchmarks.forms
+	$(BIN)/python -m benchmarks.referrals
 
 openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write

@@ -1,0 +1,140 @@
+"""Referrals benchmark (`make bench`): referral and status-change throughput, webhook lag, feed reads.
+
+`nrm-api serve` (gunicorn, the sequencer and the webhook deliverer) on PostgreSQL, a real local
+webhook receiver for the recipient, figures as JSON lines. Bodies are signed before the clock starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from nrm_api import create_app
+from nrm_api.accounts import admin
+from nrm_api.agencies import service as agencies
+from nrm_api.audit.actor import Actor
+from nrm_api.client import NrmClient
+from nrm_api.crypto.canonical import canonical
+from nrm_api.crypto.jose import generate_private_jwk, public_half
+from nrm_api.crypto.jws import sign_detached
+from nrm_api.crypto.keyring import Keyring
+from nrm_api.webhooks import service as webhooks
+
+from .common import figure, note, percentile, postgres_database
+from .forms import CONCURRENCY, WORKERS, Request, _document, _free_port, _load, _serve
+
+REFERRALS = int(os.environ.get("BENCH_REFERRALS", "1000"))
+
+
+class Arrivals:
+    """A webhook receiver that notes when each referral's first webhook arrived."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+        arrivals = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                arrivals.at.setdefault(body["data"].get("referral_id", ""), time.time())
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """Where the service should send webhooks."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+
+def main() -> None:
+    """Serve on a throwaway database, refer, move, and watch the webhooks arrive."""
+    receiver = Arrivals()
+    with postgres_database() as url, tempfile.TemporaryDirectory() as scratch:
+        ring = Keyring.create(Path(scratch) / "keyring.json")
+        port = _free_port()
+        env = {**os.environ, "NRM_DATABASE_URL": url, "NRM_KEYRING": str(ring.path),
+               "NRM_SECRET_KEY": secrets.token_urlsafe(32), "NRM_BASE_URL": f"http://127.0.0.1:{port}",
+               "NRM_WEBHOOK_ALLOW_PRIVATE": "1"}
+        app = create_app({"DATABASE_URL": url, "KEYRING": str(ring.path), "SECRET_KEY": env["NRM_SECRET_KEY"],
+                          "BASE_URL": env["NRM_BASE_URL"], "AUDIT_SEQUENCER_INTERVAL": 0, "WEBHOOK_INTERVAL": 0,
+                          "WEBHOOK_ALLOW_PRIVATE": True})
+        keys = {name: generate_private_jwk() for name in ("ngo", "moi")}
+        with app.app_context():
+            operator = Actor("cli:bench", role="operator")
+            agencies.add_agency(operator, "bench-ngo", kind="ngo", name_en="Bench NGO")
+            agencies.add_agency(operator, "bench-moi", kind="authority", name_en="Bench Ministry")
+            for name, private in keys.items():
+                admin.add_client(operator, f"bench-{name}", f"bench-{name}-system", public_half(private))
+            webhooks.register(operator, "bench-moi", receiver.url)
+        server = _serve([sys.executable, "-m", "nrm_api.cli", "serve", "--port", str(port), "--workers",
+                         str(WORKERS)], env, port)
+        try:
+            _measure(port, keys, receiver)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            receiver.server.shutdown()
+
+
+def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals) -> None:
+    base = f"http://127.0.0.1:{port}"
+    ngo = NrmClient(base, "bench-ngo-system", keys["ngo"])
+    moi = NrmClient(base, "bench-moi-system", keys["moi"])
+    note(f"submitting {REFERRALS} forms (not timed) …")
+    form_ids = [ngo.submit_form(_document(n))["id"] for n in range(REFERRALS)]
+    auth = {"Authorization": f"Bearer {ngo.token()}", "Content-Type": "application/json"}
+    bodies = [canonical({"form_id": form_id, "to_agency": "bench-moi", "purpose": "identification"})
+              for form_id in form_ids]
+    creates: list[Request] = [("POST", "/api/v1/referrals", body, {
+        **auth, "X-JWS-Signature": sign_detached(body, keys["ngo"]), "Idempotency-Key": str(uuid.uuid4())})
+        for body in bodies]
+    note(f"referring {REFERRALS} forms …")
+    rate, latencies, answers = _load(port, creates, 201)
+    answered = time.time()
+    _report("referrals.create", rate, latencies)
+    referral_ids = [json.loads(answer)["id"] for answer in answers]
+    moved = canonical({"status": "received"})
+    moi_auth = {"Authorization": f"Bearer {moi.token()}", "Content-Type": "application/json",
+                "X-JWS-Signature": sign_detached(moved, keys["moi"]), "If-Match": '"1"'}
+    note(f"moving {REFERRALS} referrals …")
+    rate, latencies, _ = _load(port, [("POST", f"/api/v1/referrals/{rid}/status", moved, moi_auth)
+                                      for rid in referral_ids], 200)
+    _report("referrals.status", rate, latencies)
+    deadline = time.time() + 120
+    while len(receiver.at) < len(referral_ids) and time.time() < deadline:
+        time.sleep(0.1)
+    figure("referrals.webhooks", delivered=len(receiver.at), expected=len(referral_ids),
+           all_delivered_s_after_last_answer=round(max(receiver.at.values()) - answered, 2))
+    started, seen, cursor = time.perf_counter(), 0, None
+    while True:
+        page = moi.changes(cursor, limit=500)
+        if not page["items"]:
+            break
+        seen, cursor = seen + len(page["items"]), page["next_cursor"]
+    elapsed = time.perf_counter() - started
+    figure("referrals.feed_read", entries=seen, entries_per_s=round(seen / elapsed, 1), page=500)
+
+
+def _report(name: str, rate: float, latencies: list[float]) -> None:
+    figure(name, per_s=round(rate, 1), p50_ms=round(percentile(latencies, 0.5), 2),
+           p99_ms=round(percentile(latencies, 0.99), 2), requests=len(latencies), concurrency=CONCURRENCY,
+           workers=WORKERS)
+
+
+if __name__ == "__main__":
+    main()
