@@ -41,6 +41,8 @@ BACKOFF = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5), ti
 BATCH = 50
 #: Webhooks sent at once by one deliverer.
 SENDERS = 8
+#: Batches one run sends at most before it yields (so a stop request is heard).
+MAX_BATCHES = 20
 TIMEOUT_SECONDS = 10.0
 
 
@@ -68,15 +70,28 @@ class Claimed:
 
 
 def run(session: Session) -> int:
-    """Claim what is due, send it (several at once: one slow endpoint holds up no other), record each outcome."""
+    """Send what is due, a batch at a time, until nothing is (or ``MAX_BATCHES``); the number delivered."""
+    delivered = 0
+    for _ in range(MAX_BATCHES):
+        sent, full = run_batch(session)
+        delivered += sent
+        if not full:
+            break
+    return delivered
+
+
+def run_batch(session: Session) -> tuple[int, bool]:
+    """Claim a batch, send it (several at once: one slow endpoint holds up no other), record the outcomes."""
     settings = current_app.config
     claimed = claim(session, utcnow(), timedelta(seconds=settings["WEBHOOK_LEASE_SECONDS"]))
     if not claimed:
-        return 0
+        return 0, False
     key, allow_private = keyring().signing_key, settings["WEBHOOK_ALLOW_PRIVATE"]
     with ThreadPoolExecutor(max_workers=min(SENDERS, len(claimed)), thread_name_prefix="nrm-webhook") as pool:
         outcomes = list(pool.map(lambda row: _send(row, allow_private, key), claimed))
-    return sum(record(session, row.id, *outcome) for row, outcome in zip(claimed, outcomes, strict=True))
+    delivered = sum(record(session, row.id, *outcome) for row, outcome in zip(claimed, outcomes, strict=True))
+    session.commit()
+    return delivered, len(claimed) == BATCH
 
 
 def claim(session: Session, now: datetime, lease: timedelta, batch: int = BATCH) -> list[Claimed]:
@@ -124,10 +139,12 @@ def _ms(started: float) -> int:
 
 
 def record(session: Session, delivery_id: str, status: int | None, error: str | None, took: int) -> int:
-    """Log the try; mark the row delivered, or due again after its back-off, or dead when tries run out."""
+    """Log the try; mark the row delivered, or due again after its back-off, or dead when tries run out.
+
+    In the caller's transaction: a batch's outcomes commit together.
+    """
     row = session.get(WebhookDelivery, delivery_id)
     if row is None or row.state != "pending":  # pragma: no cover - another deliverer finished it after our lease
-        session.rollback()
         return 0
     now = utcnow()
     session.add(WebhookAttempt(delivery_id=delivery_id, attempted_at=now, status_code=status, error=error,
@@ -142,5 +159,4 @@ def record(session: Session, delivery_id: str, status: int | None, error: str | 
     else:
         wait = BACKOFF[row.attempts - 1]
         row.next_attempt_at = now + wait + timedelta(seconds=random.uniform(0, wait.total_seconds() / 10))  # noqa: S311
-    session.commit()
     return 1 if error is None else 0
