@@ -16,6 +16,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from ..accounts.permissions import Permission
+from ..audit import service as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import InvalidError
@@ -65,6 +67,10 @@ def changes(actor: Actor, cursor: str | None, limit: int) -> dict[str, Any]:
                                                              AgencyEvent.id > after)
                                    .order_by(AgencyEvent.id).limit(limit)))
     last = rows[-1].id if rows else after
+    if rows:  # an empty poll discloses nothing; agency systems poll often
+        audit.record(actor, Permission.REFERRAL_READ, "allowed", resource=f"changes:{actor.agency}",
+                     reason=f"after:{after}")
+        db.session.commit()
     return {"items": [{"id": str(row.id), **payload(row)} for row in rows], "next_cursor": str(last)}
 
 

@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from nrm_api.client import NrmError
-from tests.conftest import bearer, create_user, login_token
+from tests.conftest import audit_events, bearer, create_user, login_token
 from tests.forms.helpers import adult
 from tests.referrals.helpers import network
 
@@ -67,6 +67,7 @@ def test_the_feed_pages_without_missing_or_repeating_an_event(client: FlaskClien
         cursor = page["next_cursor"]
     assert seen == ["requested", "received", "accepted", "in-progress", "on-hold", "in-progress", "completed"]
     assert net.ngo.sdk.changes(cursor)["next_cursor"] == cursor
+    assert len(audit_events(resource=f"changes:{net.ngo.id}")) == 4  # pages with entries; empty polls are not
     assert net.stranger.sdk.changes()["items"] == []
     bad = client.get("/api/v1/changes?cursor=abc", headers=bearer(net.ngo.sdk.token()))
     assert bad.status_code == 422
