@@ -43,3 +43,18 @@ def set_url(agency_id: str, url: str) -> None:
     except DomainError as error:
         raise click.ClickException(error.detail or error.title) from None
     click.echo(f"webhooks for {agency_id} go to {url}")
+
+
+@webhooks_cli.command("retry-dead")
+@click.argument("agency_id")
+def retry_dead(agency_id: str) -> None:
+    """Send every dead webhook of AGENCY_ID again, e.g. after its endpoint was down for days."""
+    from ..agencies.service import require_agency
+    from ..errors import DomainError
+    from .service import retry_dead as revive_all
+
+    try:
+        require_agency(agency_id)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"{revive_all(Actor.operator(), agency_id)} dead webhook(s) of {agency_id} are due again")

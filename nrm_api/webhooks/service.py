@@ -11,7 +11,7 @@ from ..accounts.permissions import Permission
 from ..audit import service as audit
 from ..audit.actor import Actor
 from ..database import utcnow
-from ..errors import InvalidError, NotFoundError
+from ..errors import ConflictError, InvalidError, NotFoundError
 from ..extensions import db
 from ..forms.store import keyring
 from .addresses import RefusedAddress, check_url
@@ -62,6 +62,37 @@ def remove(actor: Actor) -> None:
     db.session.delete(endpoint)
     audit.record(actor, ACTION, "allowed", resource=f"webhook:{actor.agency}", reason="removed")
     db.session.commit()
+
+
+def retry(actor: Actor, delivery_id: str) -> dict[str, Any]:
+    """Send a dead webhook again, with a fresh round of back-off (once the endpoint is fixed)."""
+    row = db.session.get(WebhookDelivery, delivery_id) if len(delivery_id) <= 40 else None
+    if row is None or row.agency_id != actor.agency:
+        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"webhook-delivery:{delivery_id}")
+        raise NotFoundError("no such delivery of your agency's")
+    if row.state != "dead":
+        audit.record_refusal(actor, ACTION, reason=f"delivery_{row.state}", resource=f"webhook-delivery:{row.id}")
+        raise ConflictError(f"the delivery is {row.state}: only a dead one is retried")
+    revive(row)
+    audit.record(actor, ACTION, "allowed", resource=f"webhook-delivery:{row.id}", reason="retry")
+    db.session.commit()
+    return {"id": row.id, "state": row.state}
+
+
+def revive(row: WebhookDelivery) -> None:
+    """Make a dead delivery due now, with its tries counted afresh (the log keeps the old ones)."""
+    row.state, row.attempts, row.next_attempt_at, row.leased_until = "pending", 0, utcnow(), None
+
+
+def retry_dead(actor: Actor, agency_id: str) -> int:
+    """Operators: retry every dead webhook of an agency; how many."""
+    rows = list(db.session.scalars(select(WebhookDelivery).where(WebhookDelivery.agency_id == agency_id,
+                                                                 WebhookDelivery.state == "dead")))
+    for row in rows:
+        revive(row)
+    audit.record(actor, ACTION, "allowed", resource=f"webhook:{agency_id}", reason=f"retry_dead:{len(rows)}")
+    db.session.commit()
+    return len(rows)
 
 
 def deliveries(actor: Actor, state: str | None, limit: int) -> list[dict[str, Any]]:

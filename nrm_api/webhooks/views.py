@@ -55,6 +55,13 @@ class DeliverySchema(ma.Schema):
     tries = ma.fields.List(ma.fields.Dict())
 
 
+class RetriedSchema(ma.Schema):
+    """A delivery made due again."""
+
+    id = ma.fields.String()
+    state = ma.fields.String()
+
+
 @blp.route("/endpoint", methods=["GET"])
 @requires(Permission.WEBHOOK_MANAGE)
 @blp.response(200, EndpointSchema)
@@ -88,3 +95,11 @@ def remove() -> None:
 def deliveries(query: dict[str, Any]) -> Any:
     """Your agency's delivery log, newest first."""
     return service.deliveries(current_actor(), query.get("state"), query["limit"])
+
+
+@blp.route("/deliveries/<delivery_id>/retry", methods=["POST"])
+@requires(Permission.WEBHOOK_MANAGE)
+@blp.response(200, RetriedSchema)
+def retry(delivery_id: str) -> Any:
+    """Send a dead webhook again (after fixing your endpoint): a fresh round of back-off. 409 unless dead."""
+    return service.retry(current_actor(), delivery_id)

@@ -16,12 +16,14 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from nrm_api.accounts.models import ROLES
 from nrm_api.accounts.permissions import role_allows
 from nrm_api.audit import log as audit_log
 from nrm_api.audit import sequencer
 from nrm_api.extensions import db
+from nrm_api.webhooks.models import WebhookDelivery
 from tests.conftest import bearer, create_user, login_token
 from tests.forms.helpers import adult, agency
 
@@ -61,6 +63,7 @@ ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ("PATCH", "/api/v1/agencies/<agency_id>/services/<service_code>"): ("agency", OWN_AGENCY),
     ("PUT", "/api/v1/agencies/<agency_id>/address"): ("agency", OWN_AGENCY),
     ("GET", "/api/v1/audit/events/<int:position>/proof"): ("position", EVERYONE),
+    ("POST", "/api/v1/webhooks/deliveries/<delivery_id>/retry"): ("delivery", OWN_ONLY),
 }
 
 BODIES: dict[str, Any] = {
@@ -84,6 +87,8 @@ class World:
 def _world(client: FlaskClient) -> World:
     author, moi = agency(client, "ngo"), agency(client, "authority")
     unrelated, cancelled, withdrawn = agency(client, "ngo"), agency(client, "ngo"), agency(client, "ngo")
+    assert client.put("/api/v1/webhooks/endpoint", json={"url": "https://hooks.example.org/nrm"},
+                      headers=bearer(author.sdk.token())).status_code == 200
     form = author.sdk.submit_form(adult())["id"]
     live = author.sdk.refer(form, moi.id, "identification")["id"]
     gone = author.sdk.refer(form, cancelled.id, "assistance", services=["escort"])["id"]
@@ -98,6 +103,8 @@ def _world(client: FlaskClient) -> World:
     assert client.put(f"/api/v1/agencies/{author.id}/services", json=BODIES["/api/v1/agencies/<agency_id>/services"],
                       headers=bearer(author.sdk.token())).status_code == 200
     sequencer.run(db.session, audit_log.signer())
+    delivery = db.session.scalars(select(WebhookDelivery.id).where(WebhookDelivery.agency_id == author.id)).first()
+    assert delivery is not None
     by_relation = {"author": author, "recipient": moi, "unrelated": unrelated, "cancelled": cancelled,
                    "withdrawn": withdrawn}
     objects = {
@@ -107,6 +114,7 @@ def _world(client: FlaskClient) -> World:
         "transfer": dict.fromkeys(RELATIONS, transfer),
         "agency": dict.fromkeys(RELATIONS, author.id),
         "position": dict.fromkeys(RELATIONS, "1"),
+        "delivery": dict.fromkeys(RELATIONS, delivery),
     }
     world = World({relation: a.id for relation, a in by_relation.items()}, objects)
     for relation, member in by_relation.items():

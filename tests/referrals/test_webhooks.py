@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from nrm_api import create_app
+from nrm_api.cli import main
 from nrm_api.database import utcnow
 from nrm_api.extensions import db
 from nrm_api.webhooks import deliver
@@ -255,10 +256,37 @@ def test_failures_back_off_over_days_then_stop_and_redirects_are_not_followed(ho
                     waited += deliver.BACKOFF[row.attempts - 1]
             assert (row.state, row.attempts) == ("dead", len(deliver.BACKOFF) + 1)
             assert waited >= timedelta(days=3)
-        assert len(failing.received) == len(deliver.BACKOFF) + 1 and target.received == []
+            assert len(failing.received) == len(deliver.BACKOFF) + 1 and target.received == []
+            # the endpoint is fixed: the agency retries its dead webhook, and only its own
+            _subscribe(http, net, target)
+            stranger = bearer(net.ngo.sdk.token())
+            moi = bearer(net.moi.sdk.token())
+            assert http.post(f"/api/v1/webhooks/deliveries/{row.id}/retry", headers=stranger).status_code == 404
+            assert http.post(f"/api/v1/webhooks/deliveries/{row.id}/retry", headers=moi).get_json()["state"] == \
+                "pending"
+            assert _run(hooks_app) == 1 and len(target.received) == 1
+            assert http.post(f"/api/v1/webhooks/deliveries/{row.id}/retry", headers=moi).status_code == 409
+            tries = http.get("/api/v1/webhooks/deliveries", headers=moi).get_json()[0]["tries"]
+            assert [t["error"] for t in tries] == ["redirect"] * (len(deliver.BACKOFF) + 1) + [None]
     finally:
         target.close()
         failing.close()
+
+
+def test_operators_retry_every_dead_webhook_of_an_agency(hooks_app: Flask, receiver: Receiver) -> None:
+    with hooks_app.app_context():
+        http = hooks_app.test_client()
+        net = network(http)
+        _subscribe(http, net, receiver)
+        net.ngo.sdk.refer(net.ngo.sdk.submit_form(adult())["id"], net.moi.id, "identification")
+        db.session.execute(update(WebhookDelivery).where(WebhookDelivery.agency_id == net.moi.id)
+                           .values(state="dead", attempts=len(deliver.BACKOFF) + 1))
+        db.session.commit()
+        result = hooks_app.test_cli_runner().invoke(main, ["webhooks", "retry-dead", net.moi.id])
+        assert result.exit_code == 0 and result.output.startswith("1 dead webhook(s)"), result.output
+        assert _run(hooks_app) == 1 and len(receiver.processed) == 1
+        unknown = hooks_app.test_cli_runner().invoke(main, ["webhooks", "retry-dead", "no-such-agency"])
+        assert unknown.exit_code != 0 and "no agency" in unknown.output
 
 
 def test_private_addresses_and_plain_http_are_refused_unless_configured(client: FlaskClient, app: Flask) -> None:
