@@ -3,7 +3,8 @@
 An agency reads a form if it wrote it or leads the case, or holds a live referral for it that the
 person's consent covers (or that a supervisor sent over consent, or that is about a child) while
 consent stands. What it sees is the disclosure policy for its kind, the referral's purpose and
-services; several live referrals add up.
+services, never more than the sender itself saw when it referred the form on; several live
+referrals add up.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def of(form: Form, agency_id: str | None, today: date) -> Access:
     classes: frozenset[str] = frozenset()
     for referral in referrals:
         if referral.consent_override or consent_covers(form, version.public, referral.purpose, agency, today):
-            classes |= visible_classes(is_author=False, kind=agency.kind, purpose=referral.purpose,
-                                       services=referral.services)
+            allowed = visible_classes(is_author=False, kind=agency.kind, purpose=referral.purpose,
+                                      services=referral.services)
+            if referral.disclosure_cap is not None:
+                allowed &= frozenset(referral.disclosure_cap)
+            classes |= allowed
     return Access(form, classes, owner=False)

@@ -35,6 +35,9 @@ class Referral(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     #: Set when a user sent it although consent did not cover it: the reason code.
     consent_override: Mapped[str | None] = mapped_column(String(40))
+    #: The sensitivity classes the sender itself could see, when it was not the form's owner: the
+    #: recipient never sees more than that (data goes no further than the sender saw).
+    disclosure_cap: Mapped[list[str] | None]
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -27,7 +27,7 @@ from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Pr
 from ..extensions import db
 from ..forms import store
 from ..forms.models import Form, FormKey, FormVersion
-from ..forms.service import Forbidden, canonical_body, readable, receipt
+from ..forms.service import Forbidden, accessible, canonical_body, receipt
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
 from ..webhooks import outbox
@@ -78,14 +78,16 @@ def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     action, resource = Permission.REFERRAL_CREATE, f"referral:{uuid.uuid4()}"
     signed = verify_write(actor, signature, payload, action, resource)
     data = load(CREATE_SCHEMA, raw, actor, action, resource)
-    form = readable(actor, data["form_id"], action)
+    found = accessible(actor, data["form_id"], action)
+    form = found.form
     recipient = _recipient(actor, form, data, resource)
     override = _consent_gate(actor, form, recipient, data, resource)
     now = utcnow()
     referral = Referral(id=resource.split(":", 1)[1], form_id=form.id, from_agency=str(actor.agency),
                         to_agency=recipient.id, purpose=data["purpose"], services=sorted(set(data["services"])),
                         priority=data["priority"], due_at=now + rules.PRIORITIES[data["priority"]],
-                        status="requested", revision=1, consent_override=override, created_by=actor.subject,
+                        status="requested", revision=1, consent_override=override,
+                        disclosure_cap=None if found.owner else sorted(found.classes), created_by=actor.subject,
                         created_at=now, updated_at=now)
     db.session.add(referral)
     db.session.flush()

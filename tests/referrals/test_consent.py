@@ -122,3 +122,19 @@ def test_identification_goes_only_to_an_authority_and_assistance_names_services(
     net.ngo.sdk.refer(form_id, net.moi.id, "identification")
     _refused(lambda: net.ngo.sdk.refer(form_id, net.moi.id, "identification"), 409, "conflict")
     assert len(net.moi.sdk.referrals()["items"]) == 1
+
+
+def test_an_onward_referral_discloses_no_more_than_its_sender_saw(client: FlaskClient) -> None:
+    net = network(client)
+    form_id = net.ngo.sdk.submit_form(adult())["id"]
+    net.ngo.sdk.refer(form_id, net.iom.id, "assistance", services=["airport_reception"])
+    by_iom = net.iom.sdk.read_form(form_id)
+    assert "account.narrative" in by_iom["withheld"]
+    # legal aid would show a shelter the person's account, but IOM never saw it: nor does the shelter
+    net.iom.sdk.refer(form_id, net.shelter.id, "assistance", services=["legal_aid"])
+    by_shelter = net.shelter.sdk.read_form(form_id)
+    assert by_shelter["withheld"] == by_iom["withheld"]
+    assert by_shelter["document"]["person"]["first_name"] == "Olga"
+    # the same referral from the author shows it
+    net.ngo.sdk.refer(form_id, net.stranger.id, "assistance", services=["legal_aid"])
+    assert "account.narrative" not in net.stranger.sdk.read_form(form_id)["withheld"]

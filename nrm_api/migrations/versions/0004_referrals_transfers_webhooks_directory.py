@@ -68,6 +68,7 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('revision', sa.Integer(), nullable=False),
     sa.Column('consent_override', sa.String(length=40), nullable=True),
+    sa.Column('disclosure_cap', sa.JSON(), nullable=True),
     sa.Column('created_by', sa.String(length=200), nullable=False),
     sa.Column('created_at', nrm_api.database.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', nrm_api.database.UTCDateTime(timezone=True), nullable=False),
