@@ -86,8 +86,9 @@ def test_the_app_sequences_in_the_background_after_commits(database_url: str, ke
             event_id = db.session.scalar(select(AuditEvent.id).where(AuditEvent.resource == "background:1"))
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                db.session.rollback()
-                if db.session.scalar(select(AuditLeaf.seq).where(AuditLeaf.event_id == event_id)) is not None:
+                found = db.session.scalar(select(AuditLeaf.seq).where(AuditLeaf.event_id == event_id))
+                db.session.rollback()  # end the read before sleeping: on SQLite it holds the write lock
+                if found is not None:
                     break
                 time.sleep(0.05)
             else:
