@@ -174,8 +174,10 @@ def test_the_app_delivers_a_signed_thin_webhook_after_commit(hooks_settings: dic
 
 
 def _state(message_id: str) -> str | None:
+    """The delivery's state now; the read ends at once (on SQLite an open transaction holds the write lock)."""
+    state = db.session.scalar(select(WebhookDelivery.state).where(WebhookDelivery.id == message_id))
     db.session.rollback()
-    return db.session.scalar(select(WebhookDelivery.state).where(WebhookDelivery.id == message_id))
+    return state
 
 
 def _deliverer(hooks_settings: dict[str, Any]) -> subprocess.Popen[bytes]:
