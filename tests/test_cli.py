@@ -112,7 +112,8 @@ def test_client_add_key_and_revoke_key(app: Flask, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     key = db.session.scalar(select(ClientKey).where(ClientKey.kid == newer["kid"]))
     assert key is not None and key.not_after is not None and key.not_after.year == 2030
-    assert _run(app, "client", "revoke-key", client_id, private["kid"]).exit_code == 0
+    # "--" first: a key id is base64url and may start with "-"
+    assert _run(app, "client", "revoke-key", "--", client_id, private["kid"]).exit_code == 0
     _refused(app, "client", "add-key", "no-such-client", "--jwks", _jwk_file(tmp_path, public_half(newer)),
              says="no client")
     _refused(app, "client", "revoke-key", client_id, "no-such-kid", says="has no key")
