@@ -12,7 +12,7 @@ from ..accounts.auth import current_actor, requires
 from ..accounts.permissions import Permission
 from ..audit import auditor
 from ..audit.schemas import EventPageSchema
-from ..replies import SIGNED, body_of, json_reply, signed_reply
+from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, body_of, json_reply, signed_reply
 from . import decisions, drafts, service
 from .vocabulary import code_lists
 from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema, PageQuerySchema
@@ -26,8 +26,7 @@ WRITE_BODY = {"requestBody": body_of("FormDocument")}
 
 @blp.route("", methods=["POST"])
 @requires(Permission.FORM_CREATE)
-@blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], {
-    "in": "header", "name": "Idempotency-Key", "required": True, "schema": {"type": "string", "maxLength": 200}}])
+@blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], IDEMPOTENCY_KEY])
 @blp.response(201, FormWrittenSchema)
 def submit() -> Response:
     """Submit a signed identification form."""
@@ -56,8 +55,7 @@ def read(form_id: str) -> Response:
 
 @blp.route("/<form_id>", methods=["PUT"])
 @requires(Permission.FORM_UPDATE)
-@blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], {
-    "in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}])
+@blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], IF_MATCH])
 @blp.response(200, FormWrittenSchema)
 def update(form_id: str) -> Response:
     """A new signed version of a form (its author's agency)."""
@@ -67,8 +65,7 @@ def update(form_id: str) -> Response:
 
 @blp.route("/<form_id>/decision", methods=["POST"])
 @requires(Permission.FORM_DECIDE)
-@blp.doc(requestBody=body_of("Decision"), parameters=[*SIGNED["parameters"], {
-    "in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}])
+@blp.doc(requestBody=body_of("Decision"), parameters=[*SIGNED["parameters"], IF_MATCH])
 @blp.response(200, FormWrittenSchema)
 def decide(form_id: str) -> Response:
     """Record the identification decision (authority agencies only)."""
