@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import marshmallow as ma
 from sqlalchemy import select
@@ -33,10 +33,11 @@ from ..idempotency.service import Reply
 from ..webhooks import outbox
 from . import rules
 from .access import consent_covers
-from .models import Referral, ReferralEvent
+from .models import Referral, ReferralEvent, Transfer
 from .schemas import ReferralCreateSchema, StatusChangeSchema
 
 CREATE_SCHEMA, STATUS_SCHEMA = ReferralCreateSchema(), StatusChangeSchema()
+Between = TypeVar("Between", Referral, Transfer)
 
 
 class ConsentRequired(DomainError):
@@ -63,7 +64,7 @@ def load(schema: ma.Schema, raw: Any, actor: Actor, action: Permission, resource
     return loaded
 
 
-def refuse(actor: Actor, action: Permission, resource: str, reason: str, error: Exception) -> None:
+def refuse(actor: Actor, action: Permission, resource: str, reason: str, error: Exception) -> NoReturn:
     """Audit a refusal on its own and raise ``error``."""
     audit.record_refusal(actor, action, reason=reason, resource=resource)
     raise error
@@ -111,7 +112,6 @@ def _recipient(actor: Actor, form: Form, data: dict[str, Any], resource: str) ->
     if recipient is None or recipient.id == actor.agency:
         refuse(actor, action, resource, "invalid_recipient", InvalidError(
             "refer to another agency of the directory", errors={"json": {"to_agency": ["no such agency"]}}))
-    assert recipient is not None  # noqa: S101 - refuse() raised otherwise
     errors = rules.purpose_errors(data["purpose"], data["services"], recipient.kind)
     if errors:
         refuse(actor, action, resource, "invalid_purpose",
@@ -137,7 +137,6 @@ def _consent_gate(actor: Actor, form: Form, recipient: Agency, data: dict[str, A
     detail = ("the person's consent does not cover this recipient and purpose" if not reason else
               "your role may not override consent: ask a supervisor")
     refuse(actor, Permission.REFERRAL_CREATE, resource, "consent_required", ConsentRequired(detail))
-    return None  # pragma: no cover - refuse() raised
 
 
 def _event(referral: Referral, form: Form, status: str, actor: Actor, body: dict[str, Any],
@@ -165,16 +164,22 @@ def _form_key(form: Form) -> bytes:
         raise ConflictError("the form has been shredded") from None
 
 
-def visible(actor: Actor, referral_id: str, action: Permission, *, lock: bool = False) -> Referral:
-    """A referral the caller's agency sent or received; 404 otherwise (it may not know it exists)."""
-    query = select(Referral).where(Referral.id == referral_id)
+def between(model: type[Between], ident: str, actor: Actor, action: Permission, *, lock: bool = False) -> Between:
+    """A referral or transfer the caller's agency sent or received; 404 otherwise (it may not know it exists)."""
+    kind = model.__tablename__.removesuffix("s")
+    query = select(model).where(model.id == ident)
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
-    referral = db.session.scalar(query) if len(referral_id) <= 36 else None
-    if referral is None or actor.agency not in (referral.from_agency, referral.to_agency):
-        audit.record_refusal(actor, action, reason="not_found", resource=f"referral:{referral_id}")
-        raise NotFoundError("no such referral, or none you may see")
-    return referral
+    found = db.session.scalar(query) if len(ident) <= 36 else None
+    if found is None or actor.agency not in (found.from_agency, found.to_agency):
+        audit.record_refusal(actor, action, reason="not_found", resource=f"{kind}:{ident}")
+        raise NotFoundError(f"no such {kind}, or none you may see")
+    return found
+
+
+def visible(actor: Actor, referral_id: str, action: Permission, *, lock: bool = False) -> Referral:
+    """A referral the caller's agency sent or received; 404 otherwise."""
+    return between(Referral, referral_id, actor, action, lock=lock)
 
 
 def check_if_match(actor: Actor, resource: str, current: str, if_match: str | None, action: Permission) -> None:

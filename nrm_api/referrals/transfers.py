@@ -18,7 +18,7 @@ from ..agencies.models import Agency
 from ..audit import service as audit
 from ..audit.actor import Actor
 from ..database import utcnow
-from ..errors import ConflictError, InvalidError, NotFoundError
+from ..errors import ConflictError, InvalidError
 from ..extensions import db
 from ..forms.models import Form, FormVersion
 from ..forms.service import Forbidden, canonical_body, owned, receipt
@@ -27,7 +27,7 @@ from ..webhooks import outbox
 from .access import consent_covers
 from .models import Transfer
 from .schemas import TransferCreateSchema, TransferDecisionSchema
-from .service import ConsentRequired, check_if_match, load, refuse
+from .service import ConsentRequired, between, check_if_match, load, refuse
 
 ACTION = Permission.FORM_TRANSFER
 #: Who may make each decision on a requested transfer.
@@ -61,7 +61,6 @@ def request(actor: Actor, raw: Any, signature: str | None) -> Reply:
     if recipient is None or recipient.id == actor.agency:
         refuse(actor, ACTION, resource, "invalid_recipient", InvalidError(
             "transfer to another agency of the directory", errors={"json": {"to_agency": ["no such agency"]}}))
-    assert recipient is not None  # noqa: S101 - refuse() raised otherwise
     version = db.session.get(FormVersion, (form.id, form.version))
     if form.status != "active" or not consent_covers(form, version.public if version else {}, "data_sharing",
                                                       recipient, utcnow().date()):
@@ -92,14 +91,7 @@ def _written(actor: Actor, transfer: Transfer, payload: bytes, status: int, kind
 
 def visible(actor: Actor, transfer_id: str, *, lock: bool = False) -> Transfer:
     """A transfer the caller's agency offered or was offered; 404 otherwise."""
-    query = select(Transfer).where(Transfer.id == transfer_id)
-    if lock:
-        query = query.with_for_update().execution_options(populate_existing=True)
-    transfer = db.session.scalar(query) if len(transfer_id) <= 36 else None
-    if transfer is None or actor.agency not in (transfer.from_agency, transfer.to_agency):
-        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"transfer:{transfer_id}")
-        raise NotFoundError("no such transfer, or none you may see")
-    return transfer
+    return between(Transfer, transfer_id, actor, ACTION, lock=lock)
 
 
 def decide(actor: Actor, transfer_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
