@@ -222,7 +222,8 @@ def bench_query_and_export(url: str) -> None:
                    p50_ms=round(percentile(samples, 0.5), 3), p99_ms=round(percentile(samples, 0.99), 3))
         until = (datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=EXPORT_EVENTS)).strftime("%Y-%m-%dT%H:%M:%S%z")
         env = {**os.environ, "NRM_DATABASE_URL": url, "NRM_KEYRING": str(keyring_path),
-               "NRM_SECRET_KEY": "b" * 40, "NRM_AUDIT_SEQUENCER_INTERVAL": "0"}
+               "NRM_SECRET_KEY": "b" * 40, "NRM_AUDIT_SEQUENCER_INTERVAL": "0",
+               "NRM_BASE_URL": "http://bench.local"}
         started = time.perf_counter()
         lines, peak = run_measured([sys.executable, "-m", "nrm_api.cli", "audit", "export", "--format", "jsonl",
                                     "--until", until], env=env, count_lines=True)

@@ -1,7 +1,7 @@
 """Configuration, read from ``NRM_*`` environment variables in this one place.
 
-There is no default for any secret: without ``NRM_SECRET_KEY`` and a keyring the app refuses to
-start. ``make run`` generates both under ``instance/`` for the demo.
+There is no default for any secret: without ``NRM_SECRET_KEY``, a keyring and ``NRM_BASE_URL`` the app
+refuses to start. ``make run`` generates all three under ``instance/`` for the demo (``demo.env``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     env = os.environ if environ is None else environ
     instance = _instance_path()
     token_seconds = int(env.get("NRM_ACCESS_TOKEN_SECONDS", "600"))
-    base_url = env.get("NRM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+    # no default: a guessed URL would be the audience tokens are checked against (the demo writes its own)
+    base_url = env.get("NRM_BASE_URL", "").rstrip("/")
     return {
         "SECRET_KEY": env.get("NRM_SECRET_KEY"),
         "DATABASE_URL": env.get("NRM_DATABASE_URL", f"sqlite:///{instance / 'nrm.db'}"),
@@ -56,6 +57,9 @@ def validate(config: Mapping[str, Any]) -> None:
     secret = config.get("SECRET_KEY")
     if not secret or len(str(secret)) < 32:
         raise ConfigError("NRM_SECRET_KEY must be set to a random value of at least 32 characters")
+    if not config.get("BASE_URL"):
+        raise ConfigError("NRM_BASE_URL must be set to the service's public URL (for example "
+                          "https://nrm.example.by): client assertions name it as their audience")
     keyring = str(config.get("KEYRING") or "")
     if not keyring.startswith("pkcs11:") and not Path(keyring).is_file():
         raise ConfigError(f"no keyring at NRM_KEYRING ({keyring}): create one with `nrm-api keys init`")

@@ -8,6 +8,8 @@ import pytest
 
 from nrm_api import create_app
 from nrm_api.config import ConfigError
+from nrm_api.crypto.errors import KeyringError
+from nrm_api.crypto.keyring import Keyring
 from tests.conftest import settings
 
 
@@ -36,3 +38,25 @@ def test_settings_come_from_nrm_variables(monkeypatch: pytest.MonkeyPatch, keyri
     app = create_app()
     assert app.config["BASE_URL"] == "https://nrm.example.by"
     assert app.config["JWT_DECODE_AUDIENCE"] == "https://nrm.example.by"
+
+
+def test_no_base_url_no_start(monkeypatch: pytest.MonkeyPatch, keyring_path: Path) -> None:
+    with pytest.raises(ConfigError, match="NRM_BASE_URL"):
+        create_app(settings("sqlite://", keyring_path, BASE_URL=None))
+    monkeypatch.setenv("NRM_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("NRM_KEYRING", str(keyring_path))
+    monkeypatch.setenv("NRM_DATABASE_URL", "sqlite://")
+    monkeypatch.delenv("NRM_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="NRM_BASE_URL"):
+        create_app()
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o620, 0o660])
+def test_a_keyring_others_may_open_is_refused(tmp_path: Path, mode: int) -> None:
+    ring = Keyring.create(tmp_path / "keyring.json")
+    assert ring.path.stat().st_mode & 0o777 == 0o600
+    ring.path.chmod(mode)
+    with pytest.raises(KeyringError, match=f"chmod 600 {ring.path}"):
+        create_app(settings("sqlite://", ring.path))
+    ring.path.chmod(0o600)
+    create_app(settings("sqlite://", ring.path))

@@ -93,6 +93,24 @@ def _seed(private: Ed25519PrivateKey) -> str:
     return b64u(raw)
 
 
+def read_private_json(path: Path) -> dict[str, Any]:
+    """Read a keyring file, refusing one that its group or other users may read or write."""
+    try:
+        with path.open("rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if mode & 0o077:
+                raise KeyringError(f"the keyring {path} is open to other users (mode {mode & 0o777:04o}): "
+                                   f"run `chmod 600 {path}`, and rotate its keys if others may have read it")
+            data = json.loads(handle.read())
+    except FileNotFoundError:
+        raise KeyringError(f"no keyring at {path}: create one with `nrm-api keys init`") from None
+    except (OSError, ValueError) as error:
+        raise KeyringError(f"cannot read the keyring at {path}: {type(error).__name__}") from None
+    if not isinstance(data, dict):
+        raise KeyringError(f"{path} is not an nrm keyring ({FORMAT})")
+    return data
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -236,13 +254,7 @@ class Keyring:
     @classmethod
     def _load_file(cls, location: str | Path) -> Keyring:
         path = Path(location)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise KeyringError(f"no keyring at {path}: create one with `nrm-api keys init`") from None
-        except (OSError, ValueError) as error:
-            raise KeyringError(f"cannot read the keyring at {path}: {type(error).__name__}") from None
-        return cls(data, path)
+        return cls(read_private_json(path), path)
 
     @property
     def token_key(self) -> SigningKey:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from ..accounts.permissions import Permission
 from ..accounts.signing import verify_write
@@ -22,7 +22,7 @@ from ..errors import ConflictError, InvalidError
 from ..extensions import db
 from ..idempotency.service import Reply
 from . import store
-from .models import Form, FormDecision, FormDraft, FormKey
+from .models import Form, FormBlindIndex, FormDecision, FormDraft, FormKey
 from .schemas import SPECIAL, Strict, code, meta, text
 from .service import Forbidden, accessible, canonical_body, check_if_match, etag, readable, receipt
 
@@ -119,7 +119,9 @@ def shred(actor: Actor, form_id: str, reason: str) -> None:
     key = db.session.get(FormKey, form_id)
     if form is None or key is None:
         raise InvalidError(f"no form {form_id}")
-    key.wrapped_dek = None
+    key.wrapped_dek = None  # the only change to stored key material: the signed versions are immutable
+    # the blind indexes are keyed hashes of the person's name: they go with the key
+    db.session.execute(delete(FormBlindIndex).where(FormBlindIndex.form_id == form_id))
     form.status, form.shredded_at = "shredded", utcnow()
     form.revision += 1
     audit.record(actor, AuditAction.FORM_SHRED, "allowed", resource=f"form:{form_id}", reason=reason)
