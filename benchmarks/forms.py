@@ -148,7 +148,8 @@ def _compare(port: int, plain_port: int, private: dict[str, str]) -> None:
     payloads = [canonical(_document(n)) for n in range(SUBMITS)]
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     submits: list[Request] = [("POST", "/api/v1/forms", payload, {
-        **auth, "X-JWS-Signature": sign_detached(payload, private), "Idempotency-Key": str(uuid.uuid4())})
+        **auth, "X-JWS-Signature": sign_detached(payload, private, "POST", "/api/v1/forms"),
+        "Idempotency-Key": str(uuid.uuid4())})
         for payload in payloads]
     plain_submits: list[Request] = [("POST", "/baseline/forms", payload, {"Content-Type": "application/json"})
                                     for payload in payloads]

@@ -101,19 +101,21 @@ def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals) -> 
     bodies = [canonical({"form_id": form_id, "to_agency": "bench-moi", "purpose": "identification"})
               for form_id in form_ids]
     creates: list[Request] = [("POST", "/api/v1/referrals", body, {
-        **auth, "X-JWS-Signature": sign_detached(body, keys["ngo"]), "Idempotency-Key": str(uuid.uuid4())})
-        for body in bodies]
+        **auth, "X-JWS-Signature": sign_detached(body, keys["ngo"], "POST", "/api/v1/referrals"),
+        "Idempotency-Key": str(uuid.uuid4())}) for body in bodies]
     note(f"referring {REFERRALS} forms …")
     rate, latencies, answers = _load(port, creates, 201)
     answered = time.time()
     _report("referrals.create", rate, latencies)
     referral_ids = [json.loads(answer)["id"] for answer in answers]
     moved = canonical({"status": "received"})
-    moi_auth = {"Authorization": f"Bearer {moi.token()}", "Content-Type": "application/json",
-                "X-JWS-Signature": sign_detached(moved, keys["moi"]), "If-Match": '"1"'}
+    moi_auth = {"Authorization": f"Bearer {moi.token()}", "Content-Type": "application/json", "If-Match": '"1"'}
     note(f"moving {REFERRALS} referrals …")
-    rate, latencies, _ = _load(port, [("POST", f"/api/v1/referrals/{rid}/status", moved, moi_auth)
-                                      for rid in referral_ids], 200)
+    # A signature names one request (htm, htu, jti): each referral's move is signed on its own.
+    moves: list[Request] = [("POST", f"/api/v1/referrals/{rid}/status", moved, {
+        **moi_auth, "X-JWS-Signature": sign_detached(moved, keys["moi"], "POST", f"/api/v1/referrals/{rid}/status")})
+        for rid in referral_ids]
+    rate, latencies, _ = _load(port, moves, 200)
     _report("referrals.status", rate, latencies)
     deadline = time.time() + 120
     while len(receiver.at) < len(referral_ids) and time.time() < deadline:

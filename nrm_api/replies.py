@@ -13,7 +13,13 @@ from .idempotency.service import Reply
 
 SIGNED = {"parameters": [
     {"in": "header", "name": "X-JWS-Signature", "required": True, "schema": {"type": "string"},
-     "description": "Detached JWS (header..signature) over the RFC 8785 canonical body."}]}
+     "description": "Detached JWS (header..signature) over the RFC 8785 canonical body. Protected header "
+                    "{alg: Ed25519, kid, typ: nrm+jws, iat, htm, htu, jti}, bound to this request: htm is its "
+                    "method, htu its path without query (e.g. /api/v1/forms), jti a unique string of at most 64 "
+                    "characters used once (remembered at least 10 minutes on every node). A mismatch answers 401 "
+                    "signature-htm-mismatch or signature-htu-mismatch, a missing jti signature-missing-jti, a "
+                    "reused one signature-jti-reused; only a retry of the same request with the same "
+                    "Idempotency-Key may carry the same signature again."}]}
 IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
 IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True,
                    "schema": {"type": "string", "maxLength": 200}}

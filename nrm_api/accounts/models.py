@@ -88,6 +88,18 @@ class UsedAssertion(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class UsedSignature(Base):
+    """A write signature's ``jti`` while its ``iat`` is accepted: one signature changes one record, once."""
+
+    __tablename__ = "used_signatures"
+
+    kid: Mapped[str] = mapped_column(String(200), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: SHA-256 of (principal, Idempotency-Key, method, path, body) when the request had a key: its retry may reuse it.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class RevokedToken(Base):
     """An access token revoked before it expired."""
 
@@ -97,4 +109,4 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-__all__ = ["ROLES", "USER_ROLES", "Client", "ClientKey", "RevokedToken", "UsedAssertion", "User"]
+__all__ = ["ROLES", "USER_ROLES", "Client", "ClientKey", "RevokedToken", "UsedAssertion", "UsedSignature", "User"]

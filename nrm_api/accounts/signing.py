@@ -1,20 +1,37 @@
-"""Signed writes: the caller's detached JWS over the canonical body, by a key of its own agency."""
+"""Signed writes: the caller's detached JWS over the canonical body, by a key of its own agency.
+
+A signature is bound to the request it authorises (``htm``, ``htu``) and used once (``jti``,
+remembered in the database so every node sees it). The one reuse allowed is a retry: the same
+request under the same ``Idempotency-Key`` — the idempotency layer then answers (the stored reply,
+or the unique key refusing a second copy of the work).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import random
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
+from flask import request
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..audit import service as audit
 from ..audit.actor import Actor
 from ..crypto import TokenError
-from ..crypto.jws import verify_detached
+from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached
 from ..database import utcnow
 from ..errors import Problem
 from ..extensions import db
-from .models import Client, ClientKey
+from .models import Client, ClientKey, UsedSignature
+
+#: A signature is accepted while its iat is within 5 minutes of now: at most 10 minutes after it is
+#: first seen. Remember its jti a little longer than that.
+REMEMBER = timedelta(seconds=2 * MAX_SKEW_SECONDS + 60)
+PRUNE_ONE_IN = 100
 
 
 @dataclass(frozen=True)
@@ -26,13 +43,48 @@ class WriteSignature:
 
 
 def verify_write(actor: Actor, signature: str | None, payload: bytes, action: StrEnum, resource: str) -> WriteSignature:
-    """Verify ``X-JWS-Signature`` over ``payload``; audit and answer 401 naming what is wrong."""
+    """Verify ``X-JWS-Signature`` over ``payload`` for the request being served, and use up its ``jti``.
+
+    Audit and answer 401 naming what is wrong. Call it on a retry too (before replaying): a retry of
+    the same request with the same ``Idempotency-Key`` may carry the signature again.
+    """
     try:
-        header = verify_detached(signature, payload, lambda kid: _agency_key(actor, kid))
+        header = verify_detached(signature, payload, lambda kid: _agency_key(actor, kid), request.method, request.path)
+        _use_jti(actor, header, payload)
     except TokenError as error:
         audit.record_refusal(actor, action, reason=f"signature_{error.code}", resource=resource)
         raise Problem(401, f"signature-{error.code.replace('_', '-')}", "Signature refused", error.message) from None
     return WriteSignature(str(signature), str(header["kid"]))
+
+
+def _use_jti(actor: Actor, header: dict[str, Any], payload: bytes) -> None:
+    """Remember the ``jti`` in this transaction; refuse it if another request already used it."""
+    session = db.session
+    now = utcnow()
+    if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 - when to prune, not a secret
+        session.execute(delete(UsedSignature).where(UsedSignature.expires_at < now))
+    kid, jti, identity = str(header["kid"]), str(header["jti"]), _request_identity(actor, payload)
+    table = UsedSignature.__table__
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = {"request_hash": identity, "expires_at": now + REMEMBER}
+    # One statement that also waits for a concurrent first use to commit (or roll back) on the key.
+    statement = dialect.insert(table).values(kid=kid, jti=jti, **values).on_conflict_do_update(
+        index_elements=[table.c.kid, table.c.jti], set_=values, where=table.c.expires_at < now).returning(table.c.jti)
+    if session.execute(statement).first() is not None:  # a row written: first use, or an expired one taken over
+        return
+    stored = session.scalar(select(UsedSignature.request_hash).where(UsedSignature.kid == kid,
+                                                                     UsedSignature.jti == jti))
+    if identity is None or stored != identity:
+        raise TokenError("jti_reused", "this signature (jti) was used before: sign each request afresh")
+
+
+def _request_identity(actor: Actor, payload: bytes) -> str | None:
+    """What makes a retry the same request: principal, ``Idempotency-Key``, method, path and body."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return None
+    head = "\n".join((str(actor.subject), key, request.method, request.path, "")).encode()
+    return hashlib.sha256(head + payload).hexdigest()
 
 
 def _agency_key(actor: Actor, kid: str) -> dict[str, str] | None:

@@ -93,8 +93,9 @@ class NrmClient:
                      ) -> tuple[Mapping[str, str], dict[str, Any]]:
         """Sign ``document``'s canonical form, send it, and check the service's receipt covers it."""
         payload = canonical(document)
-        sent = {"Content-Type": "application/json", "X-JWS-Signature": sign_detached(payload, self.private_jwk),
-                **(headers or {})}
+        # Bound to this method and path (htm, htu) with a fresh jti: a signature authorises one request.
+        signature = sign_detached(payload, self.private_jwk, method, path)
+        sent = {"Content-Type": "application/json", "X-JWS-Signature": signature, **(headers or {})}
         _, received, data = self._call(method, path, payload, sent)
         claims = self.verify_receipt(data["receipt"])
         if claims["sha256"] != sha256_hex(payload):

@@ -1,9 +1,11 @@
 """Detached JWS (RFC 7515 appendix F) over RFC 8785 canonical JSON, and the service's own JWS.
 
 Agencies sign every write: ``X-JWS-Signature: <header>..<signature>`` over the canonical form of
-the body, protected header ``{"alg": "Ed25519", "kid", "typ": "nrm+jws", "iat"}``. The policy is
-strict and checked before any key is chosen: Ed25519 only, no ``crit``/``jku``/``x5u``/``x5c``/``jwk``,
-the right ``typ``, ``iat`` within five minutes, a ``kid`` the caller may sign with.
+the body, protected header ``{"alg": "Ed25519", "kid", "typ": "nrm+jws", "iat", "htm", "htu", "jti"}``.
+The policy is strict and checked before any key is chosen: Ed25519 only, no ``crit``/``jku``/``x5u``/
+``x5c``/``jwk``, the right ``typ``, ``iat`` within five minutes, ``htm``/``htu`` naming the request's
+method and path (so a signature changes the record it names, nothing else), a ``jti`` (the caller
+remembers it against reuse), a ``kid`` the caller may sign with.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +31,7 @@ WRITE_TYPE = "nrm+jws"
 RECEIPT_TYPE = "nrm-receipt+jwt"
 RESPONSE_TYPE = "nrm-response+jws"
 MAX_SKEW_SECONDS = 300
+MAX_JTI_LENGTH = 64
 KeyResolver = Callable[[str], Mapping[str, str] | None]
 
 
@@ -50,18 +54,27 @@ def detached_header(value: str | None) -> dict[str, Any]:
 
 
 def verify_detached(
-    value: str | None, payload: bytes, resolve: KeyResolver, now: float | None = None
+    value: str | None, payload: bytes, resolve: KeyResolver, method: str, path: str, now: float | None = None
 ) -> dict[str, Any]:
-    """Verify a detached JWS over ``payload`` with the key ``resolve`` gives for its ``kid``; return the header."""
+    """Verify a detached JWS over ``payload`` for the request ``method path``; return its header."""
     header = detached_header(value)
     if header.get("typ") != WRITE_TYPE:
         raise TokenError("wrong_type", f"the signature's typ must be {WRITE_TYPE}")
-    iat = header.get("iat")
-    moment = time.time() if now is None else now
-    if not isinstance(iat, int) or isinstance(iat, bool):
-        raise TokenError("missing_iat", "the protected header needs iat (seconds)")
-    if abs(moment - iat) > MAX_SKEW_SECONDS:
-        raise TokenError("stale_iat", "the signature's iat is more than 5 minutes from now")
+    _check_iat(header, time.time() if now is None else now)
+    check_binding(header, method, path)
+    return _check_signature(value, header, payload, resolve)
+
+
+def verify_stored(value: str | None, payload: bytes, resolve: KeyResolver) -> dict[str, Any]:
+    """Verify a stored write signature (its freshness and binding were checked when it was accepted)."""
+    header = detached_header(value)
+    if header.get("typ") != WRITE_TYPE:
+        raise TokenError("wrong_type", f"the signature's typ must be {WRITE_TYPE}")
+    return _check_signature(value, header, payload, resolve)
+
+
+def _check_signature(value: str | None, header: dict[str, Any], payload: bytes, resolve: KeyResolver
+                     ) -> dict[str, Any]:
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise TokenError("missing_kid", "the protected header needs kid")
@@ -80,10 +93,31 @@ def verify_detached(
     return header
 
 
-def sign_detached(payload: bytes, private_jwk: Mapping[str, str], iat: int | None = None,
-                  alg: str = "Ed25519") -> str:
-    """Sign ``payload`` as a detached JWS (the agency's side: the client SDK and tests)."""
-    header = {"alg": alg, "kid": private_jwk["kid"], "typ": WRITE_TYPE, "iat": int(time.time()) if iat is None else iat}
+def _check_iat(header: Mapping[str, Any], moment: float) -> None:
+    iat = header.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        raise TokenError("missing_iat", "the protected header needs iat (seconds)")
+    if abs(moment - iat) > MAX_SKEW_SECONDS:
+        raise TokenError("stale_iat", "the signature's iat is more than 5 minutes from now")
+
+
+def check_binding(header: Mapping[str, Any], method: str, path: str) -> None:
+    """Refuse a header not bound to this request: ``htm``, ``htu`` (path, no query) and a ``jti`` (v1.1)."""
+    if header.get("htm") != method:
+        raise TokenError("htm_mismatch", f"the protected header's htm must be this request's method, {method}")
+    if header.get("htu") != path:
+        raise TokenError("htu_mismatch", f"the protected header's htu must be this request's path, {path}")
+    jti = header.get("jti")
+    if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
+        raise TokenError("missing_jti", f"the protected header needs jti, a unique string of at most "
+                         f"{MAX_JTI_LENGTH} characters")
+
+
+def sign_detached(payload: bytes, private_jwk: Mapping[str, str], method: str, path: str, iat: int | None = None,
+                  alg: str = "Ed25519", jti: str | None = None) -> str:
+    """Sign ``payload`` for request ``method path`` as a detached JWS (the agency's side: the SDK and tests)."""
+    header = {"alg": alg, "kid": private_jwk["kid"], "typ": WRITE_TYPE, "iat": int(time.time()) if iat is None else iat,
+              "htm": method, "htu": path.split("?", 1)[0], "jti": jti or str(uuid.uuid4())}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         compact = jws.serialize_compact(header, payload, OKPKey.import_key(dict(private_jwk)),

@@ -22,6 +22,7 @@ from nrm_api.crypto.keyring import SigningKey, unb64u
 
 AGENCY_KEY = generate_private_jwk()
 OTHER_AGENCY_KEY = generate_private_jwk()
+PATH = "/api/v1/forms"
 BODY = canonical({"person": {"first_name": "Olga"}, "consent": {"identification": True}})
 
 
@@ -42,30 +43,31 @@ def _raw(header: dict[str, Any], payload: bytes, key: dict[str, str] = AGENCY_KE
 
 
 def _header(**extra: Any) -> dict[str, Any]:
-    return {"alg": "Ed25519", "kid": AGENCY_KEY["kid"], "typ": "nrm+jws", "iat": int(time.time()), **extra}
+    return {"alg": "Ed25519", "kid": AGENCY_KEY["kid"], "typ": "nrm+jws", "iat": int(time.time()),
+            "htm": "POST", "htu": PATH, "jti": "j-1", **extra}
 
 
 def _refused(value: str | None, code: str, payload: bytes = BODY) -> None:
     with pytest.raises(TokenError) as caught:
-        verify_detached(value, payload, _resolve)
+        verify_detached(value, payload, _resolve, "POST", PATH)
     assert caught.value.code == code
 
 
 def test_a_signed_body_verifies() -> None:
-    header = verify_detached(sign_detached(BODY, AGENCY_KEY), BODY, _resolve)
+    header = verify_detached(sign_detached(BODY, AGENCY_KEY, "POST", PATH), BODY, _resolve, "POST", PATH)
     assert header["kid"] == AGENCY_KEY["kid"]
-    assert verify_detached(_raw(_header(alg="EdDSA"), BODY), BODY, _resolve)["alg"] == "EdDSA"
+    assert verify_detached(_raw(_header(alg="EdDSA"), BODY), BODY, _resolve, "POST", PATH)["alg"] == "EdDSA"
 
 
 def test_a_body_altered_after_signing_is_refused() -> None:
-    signature = sign_detached(BODY, AGENCY_KEY)
+    signature = sign_detached(BODY, AGENCY_KEY, "POST", PATH)
     _refused(signature, "bad_signature", BODY.replace(b"Olga", b"Olha"))
 
 
 def test_another_agencys_key_is_refused() -> None:
-    _refused(sign_detached(BODY, OTHER_AGENCY_KEY), "unknown_kid")
+    _refused(sign_detached(BODY, OTHER_AGENCY_KEY, "POST", PATH), "unknown_kid")
     forged = {**OTHER_AGENCY_KEY, "kid": AGENCY_KEY["kid"]}
-    _refused(sign_detached(BODY, forged), "bad_signature")
+    _refused(sign_detached(BODY, forged, "POST", PATH), "bad_signature")
 
 
 def test_alg_none_is_refused() -> None:
@@ -91,15 +93,36 @@ def test_hmac_with_the_public_key_as_secret_is_refused() -> None:
     ({"iat": int(time.time()) + 3600}, "stale_iat"),
     ({"iat": "now"}, "missing_iat"),
     ({"pad": "x" * 2000}, "header_too_large"),
+    ({"htm": "PUT"}, "htm_mismatch"),
+    ({"htm": "post"}, "htm_mismatch"),
+    ({"htm": None}, "htm_mismatch"),
+    ({"htu": "/api/v1/forms/other"}, "htu_mismatch"),
+    ({"htu": "https://nrm.example/api/v1/forms"}, "htu_mismatch"),
+    ({"htu": None}, "htu_mismatch"),
+    ({"jti": None}, "missing_jti"),
+    ({"jti": ""}, "missing_jti"),
+    ({"jti": 7}, "missing_jti"),
+    ({"jti": "j" * 65}, "missing_jti"),
 ])
 def test_headers_outside_the_policy_are_refused(extra: dict[str, Any], code: str) -> None:
-    _refused(_raw(_header(**extra), BODY), code)
+    _refused(_raw({k: v for k, v in _header(**extra).items() if v is not None}, BODY), code)
+
+
+def test_a_signature_binds_method_and_path_and_carries_a_fresh_jti() -> None:
+    signature = sign_detached(BODY, AGENCY_KEY, "POST", "/api/v1/referrals/r1/status?x=1")
+    header = verify_detached(signature, BODY, _resolve, "POST", "/api/v1/referrals/r1/status")
+    assert header["htm"] == "POST" and header["htu"] == "/api/v1/referrals/r1/status"
+    with pytest.raises(TokenError) as caught:
+        verify_detached(signature, BODY, _resolve, "POST", "/api/v1/referrals/r2/status")
+    assert caught.value.code == "htu_mismatch"
+    again = sign_detached(BODY, AGENCY_KEY, "POST", "/api/v1/referrals/r1/status")
+    assert verify_detached(again, BODY, _resolve, "POST", "/api/v1/referrals/r1/status")["jti"] != header["jti"]
 
 
 def test_missing_or_malformed_signatures_are_refused() -> None:
     _refused(None, "missing_signature")
     _refused("", "missing_signature")
-    attached = sign_detached(BODY, AGENCY_KEY).replace("..", f".{_b64(BODY)}.")
+    attached = sign_detached(BODY, AGENCY_KEY, "POST", PATH).replace("..", f".{_b64(BODY)}.")
     _refused(attached, "malformed_signature")
     _refused("eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..bm9uY2U.Y2lwaGVy.dGFn", "malformed_signature")
     _refused("!!..!!", "malformed_signature")
@@ -123,7 +146,7 @@ def test_service_signatures_verify_with_the_public_key() -> None:
 @given(st.dictionaries(st.text(max_size=10), st.text(max_size=20) | st.integers(-1000, 1000), max_size=6))
 def test_any_body_signed_canonically_verifies_and_any_change_does_not(document: dict[str, Any]) -> None:
     payload = canonical(document)
-    signature = sign_detached(payload, AGENCY_KEY)
-    verify_detached(signature, payload, _resolve)
+    signature = sign_detached(payload, AGENCY_KEY, "POST", PATH)
+    verify_detached(signature, payload, _resolve, "POST", PATH)
     with pytest.raises(TokenError):
-        verify_detached(signature, payload + b" ", _resolve)
+        verify_detached(signature, payload + b" ", _resolve, "POST", PATH)

@@ -55,6 +55,10 @@ def _raw(header: dict[str, Any], payload: bytes, key: dict[str, str]) -> str:
     return f"{head}..{_b64(private.sign(f'{head}.{_b64(payload)}'.encode()))}"
 
 
+def _sign(payload: bytes, key: dict[str, str]) -> str:
+    return sign_detached(payload, key, "POST", "/api/v1/forms")
+
+
 @pytest.fixture
 def ngo(client: FlaskClient) -> Agency:
     return agency(client)
@@ -63,19 +67,19 @@ def ngo(client: FlaskClient) -> Agency:
 def test_a_body_altered_after_signing_is_refused(client: FlaskClient, ngo: Agency) -> None:
     signed = canonical(adult())
     altered = signed.replace(b"Olga", b"Olha")
-    _refused(client, ngo, altered, sign_detached(signed, ngo.private_jwk), 401, "signature-bad-signature")
+    _refused(client, ngo, altered, _sign(signed, ngo.private_jwk), 401, "signature-bad-signature")
 
 
 def test_the_same_document_in_another_byte_form_still_verifies(client: FlaskClient, ngo: Agency) -> None:
     document = adult()
     pretty = json.dumps(document, indent=3, ensure_ascii=True).encode()
-    assert _post(client, ngo, pretty, sign_detached(canonical(document), ngo.private_jwk)).status_code == 201
+    assert _post(client, ngo, pretty, _sign(canonical(document), ngo.private_jwk)).status_code == 201
 
 
 def test_a_signature_by_another_agencys_key_is_refused(client: FlaskClient, ngo: Agency) -> None:
     other = agency(client)
     payload = canonical(adult())
-    _refused(client, ngo, payload, sign_detached(payload, other.private_jwk), 401, "signature-unknown-kid")
+    _refused(client, ngo, payload, _sign(payload, other.private_jwk), 401, "signature-unknown-kid")
 
 
 def test_a_missing_signature_is_refused(client: FlaskClient, ngo: Agency) -> None:
@@ -92,7 +96,8 @@ def test_a_missing_signature_is_refused(client: FlaskClient, ngo: Agency) -> Non
 ])
 def test_jose_attacks_are_refused(client: FlaskClient, ngo: Agency, header: dict[str, Any], slug: str) -> None:
     payload = canonical(adult())
-    full = {"alg": "Ed25519", "kid": ngo.private_jwk["kid"], "typ": "nrm+jws", "iat": int(time.time()), **header}
+    full = {"alg": "Ed25519", "kid": ngo.private_jwk["kid"], "typ": "nrm+jws", "iat": int(time.time()),
+            "htm": "POST", "htu": "/api/v1/forms", "jti": str(uuid.uuid4()), **header}
     _refused(client, ngo, payload, _raw(full, payload, ngo.private_jwk), 401, slug)
 
 
@@ -112,7 +117,7 @@ def test_a_jwe_where_a_jws_belongs_is_refused(client: FlaskClient, ngo: Agency) 
 def _signed_invalid(client: FlaskClient, ngo: Agency, document: Any, where: str) -> None:
     payload = canonical(document)
     before = _forms()
-    response = _post(client, ngo, payload, sign_detached(payload, ngo.private_jwk))
+    response = _post(client, ngo, payload, _sign(payload, ngo.private_jwk))
     assert response.status_code == 422, response.get_json()
     assert where in json.dumps(response.get_json()["errors"])
     assert _forms() == before

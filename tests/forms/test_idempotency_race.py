@@ -26,7 +26,7 @@ def test_parallel_posts_with_one_key_make_one_form(session_app: Flask) -> None:
         client_id, private = create_client(agency_id)
     token = client_token(session_app.test_client(), client_id, private)
     payload = canonical(adult())
-    headers = {**bearer(token), "X-JWS-Signature": sign_detached(payload, private),
+    headers = {**bearer(token), "X-JWS-Signature": sign_detached(payload, private, "POST", "/api/v1/forms"),
                "Idempotency-Key": str(uuid.uuid4())}
     answers: list[tuple[int, str | None]] = []
     start = threading.Barrier(PARALLEL)

@@ -15,7 +15,7 @@ from nrm_api.audit import sequencer
 from nrm_api.cli import main
 from nrm_api.client import NrmError
 from nrm_api.crypto.canonical import canonical
-from nrm_api.crypto.jws import verify_detached
+from nrm_api.crypto.jws import verify_stored
 from nrm_api.crypto.keyring import Keyring
 from nrm_api.extensions import db
 from nrm_api.forms import store
@@ -90,7 +90,7 @@ def _reverify(form_id: str) -> None:
     assert row is not None
     dek = store.open_key(db.session.get(FormKey, form_id))
     document = merge(row.public, store.open_paths(form, row, dek, row.sealed))
-    verify_detached(row.signature, canonical(document), lambda kid: key_of(kid), now=row.created_at.timestamp())
+    verify_stored(row.signature, canonical(document), lambda kid: key_of(kid))
 
 
 def test_rotate_rewrap_retire_and_stored_signatures_still_verify(app: Flask, client: FlaskClient,

@@ -31,7 +31,7 @@ def test_an_agency_submits_a_signed_form_and_reads_it_back(client: FlaskClient) 
     assert form["document"] == document
     assert form["withheld"] == []
     key = {k: v for k, v in ngo.private_jwk.items() if k != "d"}
-    verify_detached(form["signature"], canonical(form["document"]), lambda kid: key, now=None)
+    verify_detached(form["signature"], canonical(form["document"]), lambda kid: key, "POST", "/api/v1/forms")
     read = last_event()
     assert (read.action, read.outcome) == ("form:read", "allowed")
     assert "account.narrative" in read.fields
@@ -75,7 +75,8 @@ def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer(client: 
 def test_posting_a_form_needs_an_idempotency_key(client: FlaskClient) -> None:
     ngo = agency(client)
     payload = canonical(adult())
-    signed = {**bearer(ngo.sdk.token()), "X-JWS-Signature": sign_detached(payload, ngo.private_jwk)}
+    signed = {**bearer(ngo.sdk.token()),
+              "X-JWS-Signature": sign_detached(payload, ngo.private_jwk, "POST", "/api/v1/forms")}
     response = client.post("/api/v1/forms", data=payload, content_type="application/json", headers=signed)
     assert response.status_code == 400
     assert response.get_json()["type"] == "urn:nrm:problem:idempotency-key-required"

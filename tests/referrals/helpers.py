@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from nrm_api.crypto import TokenError
 from nrm_api.crypto.canonical import canonical
 from nrm_api.crypto.jose import public_half
-from nrm_api.crypto.jws import verify_detached, verify_detached_by_service
+from nrm_api.crypto.jws import verify_detached_by_service, verify_stored
 from tests.forms.helpers import Agency, adult, agency
 
 
@@ -50,7 +50,7 @@ def signatures_verify(events: list[dict[str, Any]], signers: list[Agency], servi
                 return False
             continue
         try:
-            verify_detached(event["signature"], payload, keys.get)
+            verify_stored(event["signature"], payload, keys.get)
         except TokenError:
             return False
     return True

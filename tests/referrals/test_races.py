@@ -58,7 +58,8 @@ def _setup(app: Flask) -> Parties:
     ngo_headers = bearer(client_token(http, ngo_client, ngo_key))
     payload = canonical(adult())
     form = http.post("/api/v1/forms", data=payload, content_type="application/json",
-                     headers={**ngo_headers, "X-JWS-Signature": sign_detached(payload, ngo_key),
+                     headers={**ngo_headers,
+                              "X-JWS-Signature": sign_detached(payload, ngo_key, "POST", "/api/v1/forms"),
                               "Idempotency-Key": str(uuid.uuid4())}).get_json()
     return Parties(ngo_headers, ngo_key, form["id"], moi, bearer(client_token(http, moi_client, moi_key)), moi_key)
 
@@ -67,7 +68,8 @@ def test_a_hundred_parallel_posts_with_one_key_make_one_referral(session_app: Fl
     parties = _setup(session_app)
     form_id = parties.form_id
     payload = canonical({"form_id": form_id, "to_agency": parties.moi, "purpose": "identification"})
-    headers = {**parties.ngo_headers, "X-JWS-Signature": sign_detached(payload, parties.ngo_key),
+    headers = {**parties.ngo_headers,
+               "X-JWS-Signature": sign_detached(payload, parties.ngo_key, "POST", "/api/v1/referrals"),
                "Idempotency-Key": str(uuid.uuid4())}
 
     def post() -> tuple[int, str | None]:
@@ -89,16 +91,19 @@ def test_two_transitions_with_one_etag_exactly_one_wins(session_app: Flask) -> N
     payload = canonical({"form_id": parties.form_id, "to_agency": parties.moi, "purpose": "identification"})
     created = session_app.test_client().post(
         "/api/v1/referrals", data=payload, content_type="application/json",
-        headers={**parties.ngo_headers, "X-JWS-Signature": sign_detached(payload, parties.ngo_key),
+        headers={**parties.ngo_headers,
+                 "X-JWS-Signature": sign_detached(payload, parties.ngo_key, "POST", "/api/v1/referrals"),
                  "Idempotency-Key": str(uuid.uuid4())})
     referral_id, etag = created.get_json()["id"], created.headers["ETag"]
     bodies = [canonical({"status": "accepted"}), canonical({"status": "rejected", "reason": "no capacity"})]
+    path = f"/api/v1/referrals/{referral_id}/status"
 
     def move(body: bytes) -> Callable[[], tuple[int, str | None]]:
         def call() -> tuple[int, str | None]:
             response = session_app.test_client().post(
-                f"/api/v1/referrals/{referral_id}/status", data=body, content_type="application/json",
-                headers={**parties.moi_headers, "X-JWS-Signature": sign_detached(body, parties.moi_key),
+                path, data=body, content_type="application/json",
+                headers={**parties.moi_headers,
+                         "X-JWS-Signature": sign_detached(body, parties.moi_key, "POST", path),
                          "If-Match": etag})
             return response.status_code, (response.get_json() or {}).get("status")
         return call

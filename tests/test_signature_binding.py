@@ -1,0 +1,137 @@
+"""Contract v1.1 "Binding": a write signature names its method, path and a jti used once, on every node."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask
+from flask.testing import FlaskClient
+
+from nrm_api import create_app
+from nrm_api.crypto.canonical import canonical
+from nrm_api.crypto.jws import sign_detached
+from nrm_api.crypto.keyring import unb64u
+from tests.conftest import audit_events, bearer, dispose, last_event, settings
+from tests.forms.helpers import Agency, adult, agency
+from tests.referrals.helpers import network
+
+FORMS = "/api/v1/forms"
+
+
+def _post(http: FlaskClient, who: Agency, path: str, body: bytes, signature: str, **headers: str) -> Any:
+    return http.post(path, data=body, content_type="application/json",
+                     headers={**bearer(who.sdk.token()), "X-JWS-Signature": signature, **headers})
+
+
+def _problem(response: Any, status: int, slug: str) -> None:
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["type"] == f"urn:nrm:problem:{slug}"
+
+
+def test_one_signature_does_not_cancel_two_referrals(client: FlaskClient) -> None:
+    net = network(client)
+    form_id = net.ngo.sdk.submit_form(adult())["id"]
+    first = net.ngo.sdk.refer(form_id, net.moi.id, "identification")
+    second = net.ngo.sdk.refer(form_id, net.iom.id, "assistance", services=["legal_aid"])
+    body = canonical({"status": "cancelled", "reason": "referred in error"})
+    path = f"/api/v1/referrals/{first['id']}/status"
+    signature = sign_detached(body, net.ngo.private_jwk, "POST", path)
+    done = _post(client, net.ngo, path, body, signature, **{"If-Match": first["etag"]})
+    assert done.status_code == 200, done.get_json()
+    other = f"/api/v1/referrals/{second['id']}/status"
+    _problem(_post(client, net.ngo, other, body, signature, **{"If-Match": second["etag"]}), 401,
+             "signature-htu-mismatch")
+    assert net.ngo.sdk.referral(second["id"])["status"] == "requested"
+    refused = next(e for e in audit_events(resource=f"referral:{second['id']}") if e.outcome == "denied")
+    assert refused.reason == "signature_htu_mismatch"
+
+
+def test_one_signed_body_does_not_create_two_forms(client: FlaskClient) -> None:
+    ngo = agency(client)
+    body = canonical(adult())
+    signature = sign_detached(body, ngo.private_jwk, "POST", FORMS)
+    key = str(uuid.uuid4())
+    created = _post(client, ngo, FORMS, body, signature, **{"Idempotency-Key": key})
+    assert created.status_code == 201
+    _problem(_post(client, ngo, FORMS, body, signature, **{"Idempotency-Key": str(uuid.uuid4())}), 401,
+             "signature-jti-reused")
+    assert (last_event().outcome, last_event().reason) == ("denied", "signature_jti_reused")
+    # The one exception: a retry of the same request (same key, body and signature) gets the first answer.
+    retried = _post(client, ngo, FORMS, body, signature, **{"Idempotency-Key": key})
+    assert (retried.status_code, retried.get_json()["id"]) == (201, created.get_json()["id"])
+
+
+def test_a_fresh_signature_for_each_request_is_accepted(client: FlaskClient) -> None:
+    ngo = agency(client)
+    body = canonical(adult())
+    for _ in range(2):
+        signature = sign_detached(body, ngo.private_jwk, "POST", FORMS)
+        assert _post(client, ngo, FORMS, body, signature, **{"Idempotency-Key": str(uuid.uuid4())}).status_code == 201
+
+
+@pytest.mark.parametrize(("method", "path", "slug"), [
+    ("PUT", FORMS, "signature-htm-mismatch"),
+    ("POST", "/api/v1/referrals", "signature-htu-mismatch"),
+    ("POST", "/api/v1/forms/", "signature-htu-mismatch"),
+])
+def test_a_signature_for_another_request_is_refused(client: FlaskClient, method: str, path: str, slug: str) -> None:
+    ngo = agency(client)
+    body = canonical(adult())
+    response = _post(client, ngo, FORMS, body, sign_detached(body, ngo.private_jwk, method, path),
+                     **{"Idempotency-Key": str(uuid.uuid4())})
+    _problem(response, 401, slug)
+    assert last_event().reason == slug.replace("-", "_")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unbound(body: bytes, key: dict[str, str], **header: Any) -> str:
+    """A signature as a v1.0 client made it, with ``header`` added."""
+    protected = {"alg": "Ed25519", "kid": key["kid"], "typ": "nrm+jws", "iat": int(time.time()), **header}
+    head = _b64(json.dumps(protected).encode())
+    private = Ed25519PrivateKey.from_private_bytes(unb64u(key["d"]))
+    return f"{head}..{_b64(private.sign(f'{head}.{_b64(body)}'.encode()))}"
+
+
+@pytest.mark.parametrize(("header", "slug"), [
+    ({"htm": "POST", "htu": FORMS}, "signature-missing-jti"),
+    ({"htm": "POST", "htu": FORMS, "jti": "j" * 65}, "signature-missing-jti"),
+    ({"htu": FORMS, "jti": "j1"}, "signature-htm-mismatch"),
+    ({"htm": "POST", "jti": "j1"}, "signature-htu-mismatch"),
+])
+def test_an_unbound_signature_is_refused(client: FlaskClient, header: dict[str, Any], slug: str) -> None:
+    ngo = agency(client)
+    body = canonical(adult())
+    response = _post(client, ngo, FORMS, body, _unbound(body, ngo.private_jwk, **header),
+                     **{"Idempotency-Key": str(uuid.uuid4())})
+    _problem(response, 401, slug)
+
+
+@pytest.fixture
+def second_node(session_app: Flask, database_url: str, keyring_path: Path) -> Iterator[Flask]:
+    """Another instance of the service on the same database, as a second node behind a balancer."""
+    node = create_app(settings(database_url, keyring_path))
+    yield node
+    dispose(node)
+
+
+def test_a_jti_used_on_one_node_is_refused_on_another(session_app: Flask, second_node: Flask) -> None:
+    with session_app.app_context():
+        ngo = agency(session_app.test_client())
+    body = canonical(adult())
+    signature = sign_detached(body, ngo.private_jwk, "POST", FORMS)
+    created = _post(session_app.test_client(), ngo, FORMS, body, signature, **{"Idempotency-Key": str(uuid.uuid4())})
+    assert created.status_code == 201
+    elsewhere = second_node.test_client()
+    _problem(_post(elsewhere, ngo, FORMS, body, signature, **{"Idempotency-Key": str(uuid.uuid4())}), 401,
+             "signature-jti-reused")
