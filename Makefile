@@ -3,33 +3,50 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# the docs page's Swagger UI (npm), reinstalled whenever package-lock.json changes
+UI_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum | cut -c1-12)
 
 .PHONY: run test bench openapi clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade "pip>=24"
 
+# ensurepip's pip and setuptools carry known CVEs: upgrade both before anything is installed with them
+# (also in a .venv made before this line existed, since the stamp follows pyproject.toml)
 $(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade "pip>=25.3" "setuptools>=78.1.1"
 	$(BIN)/pip install --quiet -e '.[test]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# exactly what package-lock.json pins; --ignore-scripts: a dependency's install script would phone home
+$(UI_STAMP): package-lock.json
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm; }
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## make run: set up the embedded demo (SQLite, local keyring, seeded network) and serve it
-run: $(STAMP)
+run: $(STAMP) $(UI_STAMP)
 	$(BIN)/nrm-api demo setup
 	set -a && . instance/demo.env && set +a && exec $(BIN)/nrm-api serve --host 127.0.0.1 --port 8000
 
-## system packages the tests need (Debian): SoftHSM2 for the PKCS#11 keyring, pg_dump for the canary scan
+## system packages the tests need (Debian): SoftHSM2 for the PKCS#11 keyring, pg_dump for the canary scan,
+## chromium for the docs page test (Playwright drives it; no browser is ever downloaded), npm for Swagger UI
 system-packages:
-	@command -v softhsm2-util >/dev/null && command -v pg_dump >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 postgresql-client; }
+	@missing=""; \
+	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
+	command -v pg_dump >/dev/null || missing="$$missing postgresql-client"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
-## make test: lint, type-check and run the whole suite (PostgreSQL when it answers, and SQLite)
-test: system-packages $(STAMP)
+## make test: lint, type-check and run the whole suite (PostgreSQL when it answers, and SQLite);
+## here the browser test may not skip: everything it needs was installed above
+test: system-packages $(STAMP) $(UI_STAMP)
 	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
-	$(BIN)/pytest
+	NRM_TEST_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 ## make bench: the benchmarks on PostgreSQL; each figure is one JSON line on standard output
 bench: $(STAMP)
@@ -42,4 +59,4 @@ openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

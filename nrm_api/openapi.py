@@ -19,13 +19,18 @@ OPENAPI_SETTINGS = {
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
     "OPENAPI_SWAGGER_UI_URL": "/api/docs/static/",
+    # Swagger UI would otherwise send the document to an outside validator: the page talks to this host only.
+    "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
     "API_SPEC_OPTIONS": {
         "info": {
             "description": "The exchange of a National Referral Mechanism for victims of trafficking in "
             "human beings: signed forms and referrals, field-level encryption, need-to-know "
-            "disclosure and a tamper-evident audit log. See contract.md for the rules integrators "
-            "rely on first.",
+            "disclosure and a tamper-evident audit log. The rules integrators rely on first "
+            "(authentication, signed writes and their binding, receipts, referral statuses, errors) "
+            "are in [docs/contract.md](docs/contract.md), in the repository beside this document "
+            "and served by the service at /api/docs/contract.md.",
         },
+        "externalDocs": {"description": "The public contract for integrators (v1.1)", "url": "docs/contract.md"},
         "servers": [{"url": "/"}],
     },
 }
@@ -68,9 +73,10 @@ def render(spec: dict[str, Any]) -> dict[str, str]:
     for name, schema in spec.get("components", {}).get("schemas", {}).items():
         standalone = {"$schema": JSON_SCHEMA_DIALECT, "$id": f"{name}.json", "title": name, **_relink(schema)}
         files[f"schemas/{name}.json"] = json.dumps(standalone, indent=2, ensure_ascii=False) + "\n"
-    from .forms.examples import EXAMPLES
+    from .forms.examples import EXAMPLES as FORMS
+    from .referrals.examples import EXAMPLES as REFERRALS
 
-    for name, make in EXAMPLES.items():
+    for name, make in {**FORMS, **REFERRALS}.items():
         files[f"schemas/examples/{name}.json"] = json.dumps(make(), indent=2, ensure_ascii=False) + "\n"
     return files
 

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from sqlalchemy import text
-from swagger_ui_bundle import swagger_ui_path
 
 from .accounts.auth import public
 from .accounts.tokens import keyring
+from .errors import Problem
 from .extensions import db
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: Swagger UI 5 (renders OpenAPI 3.1), installed by ``make`` with ``npm ci`` from package-lock.json.
+SWAGGER_UI_DIR = PROJECT_ROOT / "node_modules" / "swagger-ui-dist"
+#: The files the docs page loads; nothing else of the npm package (source maps, its package.json) is served.
+SWAGGER_UI_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js",
+                              "favicon-16x16.png", "favicon-32x32.png", "oauth2-redirect.html",
+                              "oauth2-redirect.js"})
+#: The integrators' contract, which the OpenAPI document's ``info`` and ``externalDocs`` link to.
+CONTRACT = PROJECT_ROOT / "docs" / "contract.md"
 
 bp = Blueprint("system", __name__)
 
@@ -54,4 +65,17 @@ def _database_ok() -> bool:
 @public
 def docs_static(filename: str) -> Response:
     """Swagger UI's files, served locally: the docs page needs no outside host."""
-    return send_from_directory(str(swagger_ui_path), filename)
+    if filename not in SWAGGER_UI_FILES:
+        raise Problem(404, "not-found", "Not Found")
+    if not SWAGGER_UI_DIR.is_dir():
+        raise Problem(404, "not-found", "Not Found", "Swagger UI is not installed: run `make` (npm ci)")
+    return send_from_directory(str(SWAGGER_UI_DIR), filename, max_age=3600)
+
+
+@bp.get("/api/docs/contract.md")
+@public
+def contract() -> Response:
+    """The public contract for integrators, as the repository carries it."""
+    if not CONTRACT.is_file():
+        raise Problem(404, "not-found", "Not Found")
+    return send_from_directory(str(CONTRACT.parent), CONTRACT.name, mimetype="text/markdown")

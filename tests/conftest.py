@@ -35,7 +35,6 @@ from nrm_api.migrate import upgrade
 
 BASE_URL = "http://nrm.test"
 ROOT_DIR = Path(__file__).resolve().parents[1]
-SHARED = ROOT_DIR.parent / "shared"
 
 
 def _postgres_url() -> str | None:

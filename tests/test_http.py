@@ -119,7 +119,6 @@ def test_docs_are_served_without_outside_hosts(client: FlaskClient) -> None:
     page = client.get("/api/docs")
     assert page.status_code == 200
     assert "/api/docs/static/swagger-ui-bundle.js" in page.get_data(as_text=True)
-    with client.get("/api/docs/static/swagger-ui-bundle.js") as asset:
-        assert asset.status_code == 200 and b"SwaggerUIBundle" in asset.get_data()
+    assert '"validatorUrl": null' in page.get_data(as_text=True)  # else the UI posts the document outside
     spec = client.get("/api/openapi.json").get_json()
     assert spec["openapi"] == "3.1.0"

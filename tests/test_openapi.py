@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
+from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
 from nrm_api import openapi
@@ -77,3 +78,57 @@ def test_every_form_property_names_its_sensitivity() -> None:
                 name, prop)
     assert schemas["Person"]["properties"]["first_name"]["x-sensitivity"] == "identifying"
     assert schemas["FormDocument"]["properties"]["perpetrators"]["x-sensitivity"] == "investigative"
+
+
+def _referral_examples() -> dict[str, tuple[str, dict[str, object]]]:
+    """Every ``referral-*.json`` example, with the schema it is a body of."""
+    from nrm_api.referrals.examples import SCHEMA_OF_PREFIX
+
+    found = {}
+    for path in sorted((ROOT / "schemas" / "examples").glob("referral-*.json")):
+        schema = next(name for prefix, name in SCHEMA_OF_PREFIX.items() if path.name.startswith(prefix))
+        found[path.stem] = (schema, json.loads(path.read_text()))
+    return found
+
+
+def test_every_referral_example_validates_as_the_service_validates_it() -> None:
+    from nrm_api.referrals import rules
+    from nrm_api.referrals.schemas import ReferralCreateSchema, StatusChangeSchema
+
+    examples = _referral_examples()
+    assert sum(schema == "ReferralCreate" for schema, _ in examples.values()) >= 2
+    assert sum(schema == "StatusChange" for schema, _ in examples.values()) >= 2
+    demo_kinds = {"moi": "authority", "iom": "international", "shelter-minsk": "ngo", "legal-brest": "ngo"}
+    for name, (schema_name, body) in examples.items():
+        schema = json.loads((ROOT / "schemas" / f"{schema_name}.json").read_text())
+        validator = Draft202012Validator(schema, registry=_registry(),
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        assert sorted(error.message for error in validator.iter_errors(body)) == [], name
+        if schema_name == "ReferralCreate":
+            data = ReferralCreateSchema().load(body)
+            assert rules.purpose_errors(data["purpose"], data["services"], demo_kinds[data["to_agency"]]) == {}, name
+        else:
+            data = StatusChangeSchema().load(body)
+            row = next(row for row in rules.TRANSITIONS if row.target == data["status"])
+            rules.transition(row.sources[0], data["status"], row.by, data.get("reason"))
+
+
+def test_the_referral_examples_are_accepted_over_http(client: FlaskClient) -> None:
+    from tests.forms.helpers import adult
+    from tests.referrals.helpers import network
+
+    net = network(client)
+    examples = {name: body for name, (_, body) in _referral_examples().items()}
+    form_id = net.ngo.sdk.submit_form(adult())["id"]
+    recipients = {"moi": net.moi, "shelter-minsk": net.shelter}
+    made = {}
+    for name in ("referral-identification", "referral-assistance"):
+        body = dict(examples[name])
+        to = recipients[str(body.pop("to_agency"))]
+        body.pop("form_id")
+        made[name] = (to, net.ngo.sdk.refer(form_id, to.id, **body)["id"])
+    moi, identification = made["referral-identification"]
+    shelter, assistance = made["referral-assistance"]
+    assert moi.sdk.set_status(identification, **examples["referral-status-accepted"])["status"] == "accepted"
+    assert shelter.sdk.set_status(assistance, **examples["referral-status-rejected"])["status"] == "rejected"
+    assert net.ngo.sdk.set_status(identification, **examples["referral-status-cancelled"])["status"] == "cancelled"

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from nrm_api.client import NrmError
 from nrm_api.referrals import rules
-from tests.conftest import ROOT_DIR, SHARED, audit_events
+from tests.conftest import ROOT_DIR, audit_events
 from tests.forms.helpers import adult
 from tests.referrals.helpers import Network, network
 
@@ -28,8 +28,12 @@ PATHS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+#: The integrators' contract, carried in the repository: its table is what agency systems are written against.
+CONTRACT = ROOT_DIR / "docs" / "contract.md"
+
+
 def _contract_rows() -> list[tuple[tuple[str, ...], str, str, bool]]:
-    text = (SHARED / "design" / "contract.md").read_text(encoding="utf-8")
+    text = CONTRACT.read_text(encoding="utf-8")
     table = text.split("| from | to | by | reason |", 1)[1].split("\n\n", 1)[0]
     rows = []
     for line in table.strip().splitlines()[1:]:
@@ -43,6 +47,7 @@ def test_the_rules_are_the_contracts_table() -> None:
     ours = [(row.sources, row.target, row.by, row.reason_required) for row in rules.TRANSITIONS]
     assert ours == _contract_rows()
     assert {"rejected", "completed", "failed", "cancelled"} == rules.FINAL
+    assert "`rejected`, `completed`, `failed` and `cancelled` are final" in CONTRACT.read_text(encoding="utf-8")
 
 
 def test_the_status_table_is_in_the_openapi_document() -> None:
