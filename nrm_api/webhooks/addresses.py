@@ -4,7 +4,9 @@ The host is resolved once per send and the connection is made to the address tha
 (TLS still verifies the host name), so a name that resolves to a public address at the check and
 to an internal one a moment later (DNS rebinding) reaches nothing internal. Private, loopback,
 link-local and other non-global ranges are refused unless ``NRM_WEBHOOK_ALLOW_PRIVATE`` is set
-(a test network, a receiver on the same host), which also allows plain ``http``.
+(a test network, a receiver on the same host), which also allows plain ``http``. An IPv6 address
+that carries an IPv4 one (mapped, NAT64, 6to4, Teredo, SIIT) is judged by that IPv4 address too:
+``64:ff9b::a9fe:a9fe`` reaches 169.254.169.254 through a NAT64 gateway.
 """
 
 from __future__ import annotations
@@ -14,6 +16,11 @@ import ipaddress
 import socket
 import ssl
 from urllib.parse import SplitResult, urlsplit
+
+#: NAT64 (RFC 6052) and SIIT (RFC 6145): the low 32 bits are the IPv4 address reached.
+_LOW_32_EMBEDS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
+#: Local-use NAT64 (RFC 8215) and IPv4-compatible addresses (deprecated, RFC 4291): never a receiver.
+_NEVER = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("::/96"))
 
 
 class RefusedAddress(Exception):
@@ -43,9 +50,25 @@ def check_url(url: str, allow_private: bool) -> SplitResult:
 
 
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return _public(address.ipv4_mapped)
+        if any(address in network for network in _NEVER):
+            return False
+        if not all(_public(embedded) for embedded in _embedded_ipv4(address)):
+            return False
     return address.is_global and not address.is_multicast
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to: NAT64/SIIT, 6to4, Teredo's server and client."""
+    found = [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)] if any(
+        address in network for network in _LOW_32_EMBEDS) else []
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    return found
 
 
 def resolve(parts: SplitResult, allow_private: bool) -> str:
