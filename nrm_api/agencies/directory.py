@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from ..accounts.permissions import Permission
+from ..accounts.permissions import Permission, role_allows
 from ..audit import service as audit
 from ..audit.actor import Actor
 from ..database import utcnow
@@ -14,7 +14,7 @@ from ..errors import DomainError, InvalidError, NotFoundError
 from ..extensions import db
 from ..forms.store import keyring
 from ..referrals.models import Referral
-from ..referrals.rules import OPEN
+from ..referrals.rules import TAKEN_ON
 from .models import Agency, AgencyService
 
 ACTION = Permission.AGENCY_MANAGE
@@ -100,12 +100,25 @@ def services_of(agency_ids: list[str]) -> dict[str, list[AgencyService]]:
     return found
 
 
-def address_for(actor: Actor, agency: Agency) -> str | None:
-    """The confidential address, for the agency itself and agencies holding an open referral to it."""
+def address_for(actor: Actor, agency: Agency) -> tuple[str, str] | None:
+    """The confidential address and why it may be shown (``own_agency`` or ``referral:ID``), or ``None``.
+
+    A shelter's address endangers the people it hides if it spreads. Another agency sees it only
+    when the shelter has accepted one of its referrals and that referral is not over (accepted,
+    in progress, on hold), and only people or systems doing casework (who act on that referral);
+    an agency cannot unlock it by sending a referral of its own, which the shelter never took on.
+    """
     if agency.address_sealed is None or actor.agency is None:
         return None
-    if actor.agency != agency.id and db.session.scalar(select(Referral.id).where(
-            Referral.from_agency == actor.agency, Referral.to_agency == agency.id,
-            Referral.status.in_(OPEN)).limit(1)) is None:
-        return None
-    return keyring().unseal(agency.address_sealed, _context(agency.id)).decode()
+    if actor.agency == agency.id:
+        why = "own_agency"
+    else:
+        referral_id = None
+        if role_allows(actor.role, Permission.REFERRAL_UPDATE):
+            referral_id = db.session.scalar(select(Referral.id).where(
+                Referral.from_agency == actor.agency, Referral.to_agency == agency.id,
+                Referral.status.in_(TAKEN_ON)).order_by(Referral.id).limit(1))
+        if referral_id is None:
+            return None
+        why = f"referral:{referral_id}"
+    return keyring().unseal(agency.address_sealed, _context(agency.id)).decode(), why

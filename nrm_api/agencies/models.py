@@ -31,7 +31,7 @@ class Agency(Base):
     regions: Mapped[list[str]] = mapped_column(default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: Where the agency receives people (a shelter's address), sealed by the keyring: shown only to
-    #: the agency itself and to agencies holding an open referral to it.
+    #: the agency itself and to agencies whose referral it has accepted (``directory.address_for``).
     address_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 

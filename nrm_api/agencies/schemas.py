@@ -61,7 +61,7 @@ class VacanciesSchema(ma.Schema):
 
 
 class AddressSchema(ma.Schema):
-    """The confidential address: shown only to the agency and to agencies holding an open referral to it."""
+    """The confidential address: shown only to the agency and to agencies whose referral it has accepted."""
 
     class Meta:
         unknown = ma.RAISE
@@ -77,8 +77,9 @@ class AgencySchema(ma.Schema):
     name = ma.fields.Dict(required=True, metadata={"description": "en, ru, be"})
     regions = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(REGIONS)), required=True)
     services = ma.fields.List(ma.fields.Nested(ServiceSchema), required=True)
-    address = ma.fields.String(metadata={"description": "Only to the agency and to agencies with an open referral "
-                                                        "to it.", "x-sensitivity": "identifying"})
+    address = ma.fields.String(metadata={"description": (
+        "Only to the agency itself, and to the casework roles of an agency whose referral it has accepted "
+        "(accepted, in-progress, on-hold); each showing is audited."), "x-sensitivity": "identifying"})
 
 
 class AgencyQuerySchema(ma.Schema):

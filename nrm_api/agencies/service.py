@@ -92,11 +92,12 @@ def get_agency(actor: Actor, agency_id: str) -> dict[str, Any]:
     if agency is None:
         audit.record_refusal(actor, Permission.AGENCY_READ, reason="not_found", resource=f"agency:{agency_id}")
         raise NotFoundError(f"no agency {agency_id!r}")
-    address = directory.address_for(actor, agency)
+    shown = directory.address_for(actor, agency)
+    # a disclosure of the address names the field and the referral (or own agency) it was shown for
     audit.record(actor, Permission.AGENCY_READ, "allowed", resource=f"agency:{agency_id}",
-                 fields=["address"] if address else [])
+                 fields=["address"] if shown else [], reason=shown[1] if shown else None)
     db.session.commit()
-    return entry(agency, directory.services_of([agency_id])[agency_id], address)
+    return entry(agency, directory.services_of([agency_id])[agency_id], shown[0] if shown else None)
 
 
 def require_agency(agency_id: str) -> Agency:

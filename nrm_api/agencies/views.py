@@ -80,5 +80,5 @@ def set_vacancies(body: dict[str, Any], agency_id: str, service_code: str) -> An
 @blp.arguments(AddressSchema)
 @blp.response(204)
 def set_address(body: dict[str, Any], agency_id: str) -> None:
-    """Set your agency's confidential address (sealed; shown only to agencies referring to you)."""
+    """Set your agency's confidential address (sealed; shown only for referrals you have accepted)."""
     directory.set_address(current_actor(), agency_id, body["address"])

@@ -74,18 +74,37 @@ def age_band(age: int) -> str:
 
 
 def is_child(document: dict[str, Any], today: date) -> bool:
-    """Under 18, or presumed a child while the age is disputed."""
+    """Under 18 on ``today`` by the date of birth, or presumed a child while the age is disputed.
+
+    The birthdate decides when there is one: ``is_minor`` is what was true when the form was
+    written, and a person who has since turned 18 is an adult who must consent. Without a
+    birthdate, the declared ``is_minor`` is all there is to go on.
+    """
     child = document.get("child") or {}
-    if child.get("is_minor") or child.get("age_disputed"):
+    if child.get("age_disputed"):
         return True
     birthdate = (document.get("person") or {}).get("birthdate")
     if birthdate:
         return age_on(date.fromisoformat(birthdate), today) < ADULT_AGE
-    return False
+    return bool(child.get("is_minor"))
+
+
+def minor_errors(document: dict[str, Any], today: date) -> dict[str, Any]:
+    """``child.is_minor`` contradicting the birthdate, unless the age is disputed (the birthdate would win)."""
+    child = document.get("child") or {}
+    birthdate = (document.get("person") or {}).get("birthdate")
+    if "is_minor" not in child or child.get("age_disputed") or not birthdate:
+        return {}
+    if bool(child["is_minor"]) == (age_on(date.fromisoformat(birthdate), today) < ADULT_AGE):
+        return {}
+    return {"child": {"is_minor": ["contradicts person.birthdate: set child.age_disputed if the age is in doubt"]}}
 
 
 def consent_errors(document: dict[str, Any], today: date) -> dict[str, Any]:
     """What the consent rules refuse in a (schema-valid) document, as field errors."""
+    contradiction = minor_errors(document, today)
+    if contradiction:
+        return contradiction
     if is_child(document, today):
         if not (document.get("child") or {}).get("legal_representative"):
             return {"child": {"legal_representative": ["a child's legal representative must be recorded"]}}
@@ -101,11 +120,14 @@ def consent_errors(document: dict[str, Any], today: date) -> dict[str, Any]:
 
 
 def consent_allows(document: dict[str, Any], purpose: str, agency_id: str, agency_kind: str, today: date) -> bool:
-    """Whether the consent recorded covers sending the data to an agency for a purpose (a child: always)."""
+    """Whether the consent recorded covers sending the data to an agency for a purpose (a child: always).
+
+    Consent names its recipients: none named (or the list missing) means nobody, never everybody.
+    """
     if is_child(document, today):
         return True
     consent = document["consent"]
     if not consent["purposes"].get(purpose):
         return False
     recipients = consent.get("recipients") or []
-    return not recipients or agency_id in recipients or f"kind:{agency_kind}" in recipients
+    return agency_id in recipients or f"kind:{agency_kind}" in recipients

@@ -99,7 +99,8 @@ class LegalRepresentativeSchema(Strict):
 class ChildSchema(Strict):
     """Whether the person is a child: under 18, or presumed one while the age is disputed."""
 
-    is_minor = flag(PUBLIC, "Under 18.", required=True)
+    is_minor = flag(PUBLIC, "Under 18 (must agree with person.birthdate, which decides at each referral).",
+                    required=True)
     age_disputed = flag(PUBLIC, "Age disputed: the person is presumed a child.", load_default=None)
     separated_or_unaccompanied = code("separated_or_unaccompanied", SPECIAL, "Whether the child travels alone.")
     legal_representative = ma.fields.Nested(LegalRepresentativeSchema, metadata=meta(
@@ -179,7 +180,8 @@ class ConsentSchema(Strict):
     purposes = ma.fields.Nested(ConsentPurposesSchema, required=True, metadata=meta(PUBLIC, "Per purpose."))
     recipients = ma.fields.List(
         ma.fields.String(validate=ma.validate.Regexp(r"^(kind:(authority|international|ngo)|[a-z0-9][a-z0-9-]{1,63})$")),
-        load_default=list, metadata=meta(PUBLIC, "Agencies (by id) or kinds (`kind:ngo`) the data may go to."))
+        load_default=list, metadata=meta(PUBLIC, "Agencies (by id) or kinds (`kind:ngo`) the data may go to. "
+                                                 "None named (or absent): to nobody, unless the person is a child."))
     obtained_at = ma.fields.AwareDateTime(required=True, metadata=meta(PUBLIC, "When consent was obtained."))
     obtained_by = text(PUBLIC, "Who obtained it (staff role or name).", 200, required=True)
     method = code("consent_method", PUBLIC, "Written or oral.", required=True)

@@ -17,9 +17,10 @@ from sqlalchemy import ColumnElement, and_, or_, select
 
 from ..agencies.models import Agency
 from ..extensions import db
+from ..forms import store
 from ..forms.disclosure import visible_classes
-from ..forms.models import Form, FormVersion
-from ..forms.rules import consent_allows
+from ..forms.models import Form, FormKey, FormVersion
+from ..forms.rules import consent_allows, merge
 from .models import Referral, Transfer
 from .rules import OPEN
 
@@ -35,11 +36,25 @@ class Access:
     owner: bool
 
 
-def consent_covers(form: Form, public: dict[str, Any], purpose: str, agency: Agency, today: date) -> bool:
+def age_facts(form: Form, version: FormVersion) -> dict[str, Any]:
+    """The version's public part with its birthdate opened: what the consent rules need to know the age today.
+
+    Whether the person is a child is worked out again at every check, from the birthdate (or the
+    age dispute), never taken from a flag stored when the form was written: a person who has
+    turned 18 since needs consent. The birthdate is opened in memory for the rule, never shown.
+    """
+    if "person.birthdate" not in version.sealed:
+        return version.public
+    try:
+        dek = store.open_key(db.session.get(FormKey, form.id))
+    except store.ShreddedError:
+        return version.public
+    return merge(version.public, store.open_paths(form, version, dek, ["person.birthdate"]))
+
+
+def consent_covers(facts: dict[str, Any], purpose: str, agency: Agency, today: date) -> bool:
     """Whether the person's recorded consent lets their data go to ``agency`` for ``purpose`` (a child: yes)."""
-    if form.is_child:
-        return True
-    return consent_allows(public, purpose, agency.id, agency.kind, today)
+    return consent_allows(facts, purpose, agency.id, agency.kind, today)
 
 
 def live_referrals(form_id: str, agency_id: str) -> list[Referral]:
@@ -78,8 +93,9 @@ def of(form: Form, agency_id: str | None, today: date) -> Access:
     if agency is None or version is None:  # pragma: no cover - foreign keys keep both
         return Access(form, frozenset(), owner=False)
     classes: frozenset[str] = frozenset()
+    facts = age_facts(form, version)
     for referral in referrals:
-        if referral.consent_override or consent_covers(form, version.public, referral.purpose, agency, today):
+        if referral.consent_override or consent_covers(facts, referral.purpose, agency, today):
             allowed = visible_classes(is_author=False, kind=agency.kind, purpose=referral.purpose,
                                       services=referral.services)
             if referral.disclosure_cap is not None:

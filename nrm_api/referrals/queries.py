@@ -10,12 +10,17 @@ from .. import paging
 from ..accounts.permissions import Permission
 from ..audit import service as audit
 from ..audit.actor import Actor
+from ..database import utcnow
 from ..extensions import db
 from ..forms import store
 from ..forms.models import Form, FormKey
+from . import access
 from .models import Referral, ReferralEvent
 from .rules import FINAL
 from .service import etag, event_place, visible
+
+#: What an event shows only with its body.
+WITHHELD_EVENT = ("body", "signature", "sha256")
 
 
 def summary(referral: Referral) -> dict[str, Any]:
@@ -27,28 +32,48 @@ def summary(referral: Referral) -> dict[str, Any]:
             "created_at": referral.created_at.isoformat(), "updated_at": referral.updated_at.isoformat()}
 
 
-def _opened(referral: Referral) -> list[tuple[ReferralEvent, dict[str, Any] | None]]:
-    """Every event of a referral with its signed body opened (``None`` once the form is shredded)."""
+def _may_open(actor: Actor, referral: Referral) -> Form | None:
+    """The form, when the caller's agency may read it now: only then is anything sealed under its key opened.
+
+    The same rule as reading the form itself (``access.of``): its author and lead always; a
+    recipient only while a live referral that consent covers lets it read the form. A referral
+    that is over, or consent withdrawn, ends it.
+    """
     form = db.session.get(Form, referral.form_id)
-    events = list(db.session.scalars(select(ReferralEvent).where(ReferralEvent.referral_id == referral.id)
-                                     .order_by(ReferralEvent.sequence)))
+    if form is None or not access.of(form, actor.agency, utcnow().date()).classes:
+        return None
+    return form
+
+
+def _events(referral: Referral, upto: int | None = None) -> list[ReferralEvent]:
+    query = select(ReferralEvent).where(ReferralEvent.referral_id == referral.id).order_by(ReferralEvent.sequence)
+    if upto is not None:
+        query = query.where(ReferralEvent.sequence <= upto)
+    return list(db.session.scalars(query))
+
+
+def _bodies(referral: Referral, form: Form | None, events: list[ReferralEvent]) -> dict[int, dict[str, Any]]:
+    """The events' signed bodies by sequence, opened for a caller who may (none once the form is shredded)."""
+    if form is None:
+        return {}
     try:
         dek = store.open_key(db.session.get(FormKey, referral.form_id))
     except store.ShreddedError:
-        return [(event, None) for event in events]
-    assert form is not None  # noqa: S101 - a foreign key
-    return [(event, store.open_value(dek, event_place(referral, form, event.sequence), event.body_sealed))
-            for event in events]
+        return {}
+    return {event.sequence: store.open_value(dek, event_place(referral, form, event.sequence), event.body_sealed)
+            for event in events}
 
 
 def read(actor: Actor, referral_id: str) -> tuple[dict[str, Any], str]:
-    """One referral, with its note, for its sender or recipient."""
+    """One referral, with its note while the caller may read the form; ``withheld`` names what is not opened."""
     referral = visible(actor, referral_id, Permission.REFERRAL_READ)
     body = summary(referral)
-    opened = _opened(referral)
-    note = opened[0][1].get("note") if opened and opened[0][1] else None
+    form = _may_open(actor, referral)
+    created = _bodies(referral, form, _events(referral, upto=1)).get(1)
+    note = created.get("note") if created else None
     if note:
         body["note"] = note
+    body["withheld"] = [] if created is not None else ["note"]
     audit.record(actor, Permission.REFERRAL_READ, "allowed", resource=f"referral:{referral.id}",
                  fields=["referral.*", *(["note"] if note else [])])
     db.session.commit()
@@ -56,16 +81,28 @@ def read(actor: Actor, referral_id: str) -> tuple[dict[str, Any], str]:
 
 
 def history(actor: Actor, referral_id: str) -> dict[str, Any]:
-    """Every event of a referral, oldest first, each with the signature over its body."""
+    """Every event of a referral, oldest first; its signed body and signature while the caller may read the form.
+
+    Where the body is not opened, its signature and hash go with it (over a short body they would
+    confirm a guess of it), and ``withheld`` names all three.
+    """
     referral = visible(actor, referral_id, Permission.REFERRAL_READ)
-    events = [{"sequence": event.sequence, "status": event.status, "actor": event.actor, "agency": event.agency_id,
-               "at": event.created_at.isoformat(), "body": body, "signature": event.signature,
-               "kid": event.signed_kid, "sha256": event.sha256, "audit_seq": event.audit_event_id}
-              for event, body in _opened(referral)]
+    events = _events(referral)
+    bodies = _bodies(referral, _may_open(actor, referral), events)
+    shown = [_event(event, bodies.get(event.sequence)) for event in events]
     audit.record(actor, Permission.REFERRAL_READ, "allowed", resource=f"referral:{referral.id}",
-                 fields=["referral.history"])
+                 fields=["referral.history", *(["referral.history.body"] if bodies else [])])
     db.session.commit()
-    return {"referral_id": referral.id, "events": events}
+    return {"referral_id": referral.id, "events": shown}
+
+
+def _event(event: ReferralEvent, body: dict[str, Any] | None) -> dict[str, Any]:
+    shown: dict[str, Any] = {"sequence": event.sequence, "status": event.status, "actor": event.actor,
+                             "agency": event.agency_id, "at": event.created_at.isoformat(), "kid": event.signed_kid,
+                             "audit_seq": event.audit_event_id}
+    if body is None:
+        return {**shown, "body": None, "signature": None, "sha256": None, "withheld": list(WITHHELD_EVENT)}
+    return {**shown, "body": body, "signature": event.signature, "sha256": event.sha256, "withheld": []}
 
 
 def listing(actor: Actor, query: dict[str, Any]) -> dict[str, Any]:

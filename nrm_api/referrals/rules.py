@@ -14,6 +14,8 @@ STATUSES = ("requested", "received", "accepted", "rejected", "in-progress", "on-
             "cancelled")
 FINAL = frozenset({"rejected", "completed", "failed", "cancelled"})
 OPEN = frozenset(STATUSES) - FINAL
+#: The recipient has taken the referral on and it is not over: what a confidential address is shown for.
+TAKEN_ON = frozenset({"accepted", "in-progress", "on-hold"})
 
 SENDER, RECIPIENT = "sender", "recipient"
 

@@ -63,7 +63,16 @@ class ReferralSchema(ma.Schema):
     consent_override = ma.fields.String(allow_none=True)
     created_at = ma.fields.String(required=True)
     updated_at = ma.fields.String(required=True)
-    note = ma.fields.String(metadata={"x-sensitivity": SPECIAL})
+
+
+class ReferralDetailSchema(ReferralSchema):
+    """One referral: its note only while the caller's agency may read the form."""
+
+    note = ma.fields.String(metadata={"x-sensitivity": SPECIAL, "description": (
+        "For the recipient, sealed under the form's key: opened only while your agency may read the form.")})
+    withheld = ma.fields.List(ma.fields.String(), required=True, metadata={"description": (
+        "`[\"note\"]` when your agency may no longer read the form (its referral is over, consent was "
+        "withdrawn) or the form was shredded: any note is not opened. Status and dates stay visible.")})
 
 
 class ReferralWrittenSchema(ma.Schema):
@@ -98,12 +107,18 @@ class HistoryEventSchema(ma.Schema):
     actor = ma.fields.String(required=True)
     agency = ma.fields.String(required=True)
     at = ma.fields.String(required=True)
-    body = ma.fields.Dict(allow_none=True, metadata={
-        "description": "The signed body; verify `signature` over its RFC 8785 form. Null once shredded."})
-    signature = ma.fields.String(required=True, metadata={"description": "Detached JWS (header..signature)."})
+    body = ma.fields.Dict(required=True, allow_none=True, metadata={
+        "description": "The signed body; verify `signature` over its RFC 8785 form. Null when withheld."})
+    signature = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "Detached JWS (header..signature) over the body; null when the body is withheld."})
     kid = ma.fields.String(required=True)
-    sha256 = ma.fields.String(required=True)
+    sha256 = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "Hex SHA-256 of the canonical body; null when the body is withheld."})
     audit_seq = ma.fields.Integer(required=True)
+    withheld = ma.fields.List(ma.fields.String(), required=True, metadata={"description": (
+        "`[\"body\", \"signature\", \"sha256\"]` when your agency may no longer read the form (its "
+        "referral is over, consent was withdrawn) or the form was shredded: the body is not opened, and "
+        "the signature and hash, which would confirm a guess of it, go with it. Else empty.")})
 
 
 class HistorySchema(ma.Schema):

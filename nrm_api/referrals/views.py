@@ -19,9 +19,9 @@ from .schemas import (
     ChangesQuerySchema,
     ChangesSchema,
     HistorySchema,
+    ReferralDetailSchema,
     ReferralPageSchema,
     ReferralQuerySchema,
-    ReferralSchema,
     ReferralWrittenSchema,
     TransferSchema,
 )
@@ -59,9 +59,12 @@ def list_referrals(query: dict[str, Any]) -> Any:
 
 @blp.route("/<referral_id>", methods=["GET"])
 @requires(Permission.REFERRAL_READ)
-@blp.response(200, ReferralSchema)
+@blp.response(200, ReferralDetailSchema)
 def read(referral_id: str) -> Response:
-    """One referral (its sender and recipient), with `ETag`; signed by the service, never cached."""
+    """One referral (its sender and recipient), with `ETag`; signed by the service, never cached.
+
+    The note is opened only while your agency may read the form; `withheld` says when it is not.
+    """
     body, etag = queries.read(current_actor(), referral_id)
     return signed_reply(body, etag)
 
@@ -80,7 +83,7 @@ def change_status(referral_id: str) -> Response:
 @requires(Permission.REFERRAL_READ)
 @blp.response(200, HistorySchema)
 def history(referral_id: str) -> Response:
-    """Every status event with actor, reason and the signature over its body."""
+    """Every status event with actor and agency; its signed body and signature while you may read the form."""
     body = queries.history(current_actor(), referral_id)
     return signed_reply(body)
 

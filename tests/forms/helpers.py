@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -53,7 +54,8 @@ def child() -> dict[str, Any]:
     """A form about a child, consent to nothing, with a legal representative."""
     document = adult(child={"is_minor": True, "legal_representative": {
         "name": "Anna Ivanova", "relation": "mother", "contact": "+375297654321", "informed": True}})
-    document["person"]["birthdate"] = "2011-05-06"
+    # fifteen this year, whenever the suite runs: a child's age follows the birthdate
+    document["person"]["birthdate"] = f"{date.today().year - 15}-01-01"
     document["consent"]["purposes"] = {"identification": False, "assistance": False, "data_sharing": False,
                                        "statistics": False}
     document["statistics"]["age_band"] = "9--17"

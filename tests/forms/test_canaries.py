@@ -34,7 +34,7 @@ def _forms_of_canaries(app: Flask) -> str:
         assert sdk.read_form(written["id"])["document"]["person"]["first_name"] == CANARIES["person.first_name"]
         referral = sdk.refer(written["id"], authority, "identification", note=REFERRAL_CANARIES[0])["id"]
         moi.set_status(referral, "rejected", reason=REFERRAL_CANARIES[1])
-        assert moi.history(referral)["events"][-1]["body"]["reason"] == REFERRAL_CANARIES[1]
+        assert sdk.history(referral)["events"][-1]["body"]["reason"] == REFERRAL_CANARIES[1]
     return agency_id
 
 

@@ -83,7 +83,8 @@ def test_withdrawal_cancels_open_referrals_tells_recipients_and_ends_their_read_
         _refused(lambda r=recipient: r.sdk.read_form(form_id), 403, "access-ended")
         seen = recipient.sdk.referral(referral_id)
         assert (seen["status"], seen["final"]) == ("cancelled", True)
-        history = recipient.sdk.history(referral_id)["events"]
+        assert recipient.sdk.history(referral_id)["events"][-1]["body"] is None  # its access ended
+        history = net.ngo.sdk.history(referral_id)["events"]
         assert history[-1]["body"] == {"status": "cancelled", "reason": "consent_withdrawn"}
     told = net.shelter.sdk.changes(cursor)["items"]
     assert [(item["type"], item["data"]["status"]) for item in told] == [("referral.status-changed", "cancelled")]

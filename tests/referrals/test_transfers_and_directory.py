@@ -98,7 +98,8 @@ def test_agencies_publish_services_and_the_address_goes_only_to_referring_agenci
     entry = client.get(f"/api/v1/agencies/{net.shelter.id}", headers=iom).get_json()
     assert "address" not in entry and entry["services"][0]["capacity"] == 12
     form_id = net.iom.sdk.submit_form(adult())["id"]
-    net.iom.sdk.refer(form_id, net.shelter.id, "assistance", services=["accommodation"])
+    referral_id = net.iom.sdk.refer(form_id, net.shelter.id, "assistance", services=["accommodation"])["id"]
+    net.shelter.sdk.set_status(referral_id, "accepted")  # shown once the shelter takes the referral on
     assert client.get(f"/api/v1/agencies/{net.shelter.id}", headers=iom).get_json()["address"] == "Gomel, Zxq street 9"
     assert "address" not in client.get(f"/api/v1/agencies/{net.shelter.id}",
                                        headers=bearer(net.ngo.sdk.token())).get_json()
