@@ -78,9 +78,10 @@ def receipt(record: str, version: int, payload: bytes, audit_event_id: int) -> s
 def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
     """Accept a signed form: seal it, index it, audit it, answer with a receipt; replay on retry."""
     payload = canonical_body(raw)
-    attempt = idempotency.begin(actor, key, "POST", path, payload)
-    if attempt.first is not None:
-        return attempt.first
+    attempt = idempotency.begin(actor, key, "POST", path, payload, Permission.FORM_CREATE, "form")
+    if attempt.first is not None:  # a retry: its own signature first, then the first answer
+        verify_write(actor, signature, payload, Permission.FORM_CREATE, attempt.resource(attempt.first))
+        return idempotency.replayed(actor, attempt, attempt.first)
     form_id = str(uuid.uuid4())
     signed = verify_write(actor, signature, payload, Permission.FORM_CREATE, f"form:{form_id}")
     _refuse_invalid(actor, Permission.FORM_CREATE, f"form:{form_id}", raw)

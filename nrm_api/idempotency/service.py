@@ -1,9 +1,12 @@
 """``Idempotency-Key``: the first answer is stored in the same transaction as the work it answers.
 
-A retry finds the stored answer and gets it again (the same key with another body is 422). Two
-requests racing with one key both do the work, but only one can store its answer: the other's
+A retry finds the stored answer and gets it again (the same key with another body is 422), but
+only once its own signature has been verified — a retry is a request like any other, so a garbage
+signature gets a 401, never the first answer — and the retry is audited (``idempotent_replay``).
+Two requests racing with one key both do the work, but only one can store its answer: the other's
 insert waits on the key's unique index and then fails, its whole transaction rolls back, and it
-answers with the winner's reply — or 409 if the winner is still running after a second.
+answers with the winner's reply (audited the same way) — or 409 if the winner is still running
+after a second.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..audit import service as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError
@@ -72,13 +77,37 @@ class Attempt:
     key: str
     fingerprint: str
     first: Reply | None
+    #: What the request does and the kind of record it writes: what a replay is audited as.
+    action: StrEnum
+    kind: str
+
+    def resource(self, first: Reply) -> str:
+        """The record the first answer wrote, e.g. ``form:ID``: what a retry of it is about."""
+        return f"{self.kind}:{first.body.get('id')}"
 
 
-def begin(actor: Actor, key: str | None, method: str, path: str, body: bytes) -> Attempt:
-    """Check the key and look for the first answer to it (422 if the key came with another request)."""
+def begin(actor: Actor, key: str | None, method: str, path: str, body: bytes, action: StrEnum,
+          kind: str) -> Attempt:
+    """Check the key and look for the first answer to it (422 if the key came with another request).
+
+    With a first answer, the caller verifies the retry's signature (against ``attempt.resource``)
+    and then answers with ``replayed``: never the first answer before that.
+    """
     checked = check_key(key)
     request_fingerprint = fingerprint(method, path, body)
-    return Attempt(checked, request_fingerprint, replay(actor, checked, request_fingerprint))
+    try:
+        first = replay(actor, checked, request_fingerprint)
+    except InvalidError:
+        audit.record_refusal(actor, action, reason="idempotency_key_reused")
+        raise
+    return Attempt(checked, request_fingerprint, first, action, kind)
+
+
+def replayed(actor: Actor, attempt: Attempt, first: Reply) -> Reply:
+    """Audit a verified retry and commit, then give it the first answer again."""
+    audit.record(actor, attempt.action, "allowed", resource=attempt.resource(first), reason="idempotent_replay")
+    db.session.commit()
+    return first
 
 
 def replay(actor: Actor, key: str, request_fingerprint: str) -> Reply | None:
@@ -109,7 +138,8 @@ def commit_with(actor: Actor, attempt: Attempt, reply: Reply) -> Reply:
         first = replay(actor, key, request_fingerprint)
         if first is None:  # pragma: no cover - the winner's row is committed when the unique index fails us
             raise StillRunning("the first request with this Idempotency-Key is still running") from None
-        return first
+        # this request's signature was verified before its work; the work is gone, the retry is logged
+        return replayed(actor, attempt, first)
     except OperationalError:
         session.rollback()
         raise StillRunning("the first request with this Idempotency-Key is still running; retry shortly") from None

@@ -73,10 +73,11 @@ def refuse(actor: Actor, action: Permission, resource: str, reason: str, error: 
 def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
     """Refer a form to another agency: signed, idempotent, gated by consent."""
     payload = canonical_body(raw)
-    attempt = idempotency.begin(actor, key, "POST", path, payload)
-    if attempt.first is not None:
-        return attempt.first
     action, resource = Permission.REFERRAL_CREATE, f"referral:{uuid.uuid4()}"
+    attempt = idempotency.begin(actor, key, "POST", path, payload, action, "referral")
+    if attempt.first is not None:  # a retry: its own signature first, then the first answer
+        verify_write(actor, signature, payload, action, attempt.resource(attempt.first))
+        return idempotency.replayed(actor, attempt, attempt.first)
     signed = verify_write(actor, signature, payload, action, resource)
     data = load(CREATE_SCHEMA, raw, actor, action, resource)
     found = accessible(actor, data["form_id"], action)

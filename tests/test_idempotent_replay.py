@@ -1,0 +1,80 @@
+"""A retry under the same Idempotency-Key is a request like any other: its signature is verified and it is audited."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from nrm_api.crypto.canonical import canonical
+from nrm_api.crypto.jws import sign_detached
+from tests.conftest import bearer, last_event
+from tests.forms.helpers import Agency, adult, agency
+from tests.referrals.helpers import network
+
+FORMS, REFERRALS = "/api/v1/forms", "/api/v1/referrals"
+
+
+def _post(http: FlaskClient, who: Agency, path: str, body: bytes, signature: str | None, key: str) -> Any:
+    headers = {**bearer(who.sdk.token()), "Idempotency-Key": key}
+    if signature is not None:
+        headers["X-JWS-Signature"] = signature
+    return http.post(path, data=body, content_type="application/json", headers=headers)
+
+
+def _bad_retries(http: FlaskClient, who: Agency, path: str, body: bytes) -> list[tuple[str | None, str]]:
+    """Retries whose signature is no good: each is refused, never given the first answer."""
+    stranger = agency(http)
+    other_body = canonical({"something": "else"})
+    return [
+        ("garbage", "signature-malformed-signature"),
+        (None, "signature-missing-signature"),
+        (sign_detached(other_body, who.private_jwk, "POST", path), "signature-bad-signature"),
+        (sign_detached(body, stranger.private_jwk, "POST", path), "signature-unknown-kid"),
+    ]
+
+
+@pytest.mark.parametrize("what", ["form", "referral"])
+def test_a_retry_with_a_bad_signature_is_refused_and_audited(client: FlaskClient, what: str) -> None:
+    net = network(client)
+    if what == "form":
+        path, body = FORMS, canonical(adult())
+    else:
+        form_id = net.ngo.sdk.submit_form(adult())["id"]
+        path, body = REFERRALS, canonical({"form_id": form_id, "to_agency": net.moi.id, "purpose": "identification"})
+    key = str(uuid.uuid4())
+    first = _post(client, net.ngo, path, body, sign_detached(body, net.ngo.private_jwk, "POST", path), key)
+    assert first.status_code == 201, first.get_json()
+    resource = f"{what}:{first.get_json()['id']}"
+    reasons = []
+    for signature, slug in _bad_retries(client, net.ngo, path, body):
+        retried = _post(client, net.ngo, path, body, signature, key)
+        assert retried.status_code == 401, (signature, retried.get_json())
+        assert retried.get_json()["type"] == f"urn:nrm:problem:{slug}" and "id" not in retried.get_json()
+        refused = last_event()
+        assert (refused.outcome, refused.resource, refused.action) == ("denied", resource, f"{what}:create")
+        reasons.append(refused.reason)
+    assert reasons == ["signature_malformed_signature", "signature_missing_signature", "signature_bad_signature",
+                       "signature_unknown_kid"]
+    # a good retry (signed afresh) gets the first answer, and the log says it was a retry
+    again = _post(client, net.ngo, path, body, sign_detached(body, net.ngo.private_jwk, "POST", path), key)
+    assert (again.status_code, again.get_json()) == (201, first.get_json())
+    assert (last_event().outcome, last_event().resource, last_event().reason) == (
+        "allowed", resource, "idempotent_replay")
+
+
+def test_the_identical_request_again_gets_the_first_answer_once_verified(client: FlaskClient) -> None:
+    ngo = agency(client)
+    body = canonical(adult())
+    signature = sign_detached(body, ngo.private_jwk, "POST", FORMS)
+    key = str(uuid.uuid4())
+    first = _post(client, ngo, FORMS, body, signature, key)
+    again = _post(client, ngo, FORMS, body, signature, key)  # same key, body and signature: a lost answer
+    assert (again.status_code, again.get_json()) == (201, first.get_json())
+    assert last_event().reason == "idempotent_replay" and last_event().resource == f"form:{first.get_json()['id']}"
+    other = _post(client, ngo, FORMS, canonical(adult(statistics={"age_band": "30--38", "sex": "Feminine",
+                                                                  "year": 2026})), signature, key)
+    assert other.status_code == 422
+    assert (last_event().outcome, last_event().reason) == ("denied", "idempotency_key_reused")
