@@ -7,10 +7,17 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from .crypto.canonical import DuplicateMemberError, loads_strict
+from .audit import service as audit
+from .audit.actions import AuditAction
+from .crypto.canonical import MAX_DEPTH, DuplicateMemberError, TooDeepError, loads_strict
 from .errors import Problem
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: What of a client's ``X-Request-Id`` is kept (beside the service's own id): 128 characters, each
+#: outside this set replaced, so nothing the client sends lands in the log as it was sent.
+_UNSAFE_IN_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:/+=@-]")
+MAX_CLIENT_REQUEST_ID = 128
+#: Every id in a path (UUIDs, agency ids, codes) is at most this long; longer is no id of ours.
+MAX_PATH_ID = 64
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 #: Swagger UI's page carries an inline script; everything it loads comes from this host.
 DOCS_CSP = (
@@ -21,8 +28,24 @@ FORM_ENDPOINTS = {"auth.token"}
 
 
 def _assign_request_id() -> None:
-    incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+    g.request_id = str(uuid.uuid4())
+    incoming = request.headers.get("X-Request-Id", "")[:MAX_CLIENT_REQUEST_ID]
+    g.client_request_id = _UNSAFE_IN_REQUEST_ID.sub("_", incoming) or None
+
+
+def _refuse(problem: Problem, reason: str) -> None:
+    """Audit a request refused before its view (and before authentication), then answer ``problem``."""
+    from .accounts.auth import request_actor  # the accounts package imports this module's app
+
+    audit.record_refusal(request_actor(), AuditAction.REQUEST_REFUSE, reason=reason)
+    raise problem
+
+
+def _check_path_ids() -> None:
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and len(value) > MAX_PATH_ID:
+            _refuse(Problem(400, "invalid-id", "Invalid id", f"an id in a path is at most {MAX_PATH_ID} characters"),
+                    "id_too_long")
 
 
 def _check_body() -> None:
@@ -41,10 +64,13 @@ def _check_body() -> None:
     try:
         loads_strict(data)
     except DuplicateMemberError:
-        raise Problem(400, "duplicate-member", "Duplicate member name",
-                      "a JSON object in the body names the same member twice") from None
+        _refuse(Problem(400, "duplicate-member", "Duplicate member name",
+                        "a JSON object in the body names the same member twice"), "duplicate_member")
+    except TooDeepError:
+        _refuse(Problem(400, "json-too-deep", "JSON nested too deeply",
+                        f"the body nests arrays and objects more than {MAX_DEPTH} levels deep"), "json_too_deep")
     except (UnicodeDecodeError, ValueError):
-        raise Problem(400, "malformed-json", "Malformed JSON", "the body is not well-formed JSON") from None
+        _refuse(Problem(400, "malformed-json", "Malformed JSON", "the body is not well-formed JSON"), "malformed_json")
 
 
 def _finish(response: Response) -> Response:
@@ -64,5 +90,6 @@ def _finish(response: Response) -> Response:
 def init_app(app: Flask) -> None:
     """Install the hooks; the request id comes first so even early errors carry it."""
     app.before_request(_assign_request_id)
+    app.before_request(_check_path_ids)
     app.before_request(_check_body)
     app.after_request(_finish)

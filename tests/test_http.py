@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,17 +67,34 @@ def test_validation_errors_are_422_with_field_errors(client: FlaskClient) -> Non
 def test_every_response_carries_a_request_id(client: FlaskClient) -> None:
     assert client.get("/healthz").headers["X-Request-Id"]
     assert client.get("/nope").headers["X-Request-Id"]
-    echoed = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
-    assert echoed.headers["X-Request-Id"] == "abc-123"
-    hostile = client.get("/healthz", headers={"X-Request-Id": "<script>" + "x" * 300})
-    assert hostile.headers["X-Request-Id"] != "<script>" + "x" * 300
+    chosen = client.get("/healthz", headers={"X-Request-Id": "abc-123"})
+    assert chosen.headers["X-Request-Id"] != "abc-123"
+    assert uuid.UUID(chosen.headers["X-Request-Id"])
 
 
-def test_the_request_id_reaches_the_audit_event(client: FlaskClient) -> None:
+def test_the_audit_event_holds_the_services_request_id_and_the_clients_beside_it(client: FlaskClient) -> None:
     from tests.conftest import last_event
 
-    client.get("/api/v1/agencies", headers={"X-Request-Id": "trace-42"})
-    assert last_event().request_id == "trace-42"
+    answer = client.get("/api/v1/agencies", headers={"X-Request-Id": "trace-42"})
+    event = last_event()
+    first = event.request_id
+    assert (first, event.client_request_id) == (answer.headers["X-Request-Id"], "trace-42")
+    assert json.loads(event.body)["client_request_id"] == "trace-42"
+    # Another request naming the same id does not take over the first one's id in the log.
+    again = client.get("/api/v1/agencies", headers={"X-Request-Id": "trace-42"})
+    assert last_event().request_id == again.headers["X-Request-Id"] != first
+
+
+def test_a_hostile_client_request_id_is_bounded_and_sanitised(client: FlaskClient) -> None:
+    from tests.conftest import last_event
+
+    client.get("/api/v1/agencies", headers={"X-Request-Id": "<script>" + "x" * 300})
+    kept = last_event().client_request_id
+    assert kept == "_script_" + "x" * 120
+    client.get("/api/v1/agencies", headers={"X-Request-Id": "a b\tc\"d'e;f"})
+    assert last_event().client_request_id == "a_b_c_d_e_f"
+    client.get("/api/v1/agencies")
+    assert last_event().client_request_id is None
 
 
 def test_api_responses_are_not_cached(client: FlaskClient) -> None:

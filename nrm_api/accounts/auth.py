@@ -36,7 +36,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 def request_actor(subject: str = "anonymous", agency: str | None = None, role: str | None = None,
                   token_id: str | None = None) -> Actor:
     """An actor carrying this request's id and address."""
-    return Actor(subject, agency, role, g.get("request_id"), client_address(), token_id)
+    return Actor(subject, agency, role, g.get("request_id"), client_address(), token_id, g.get("client_request_id"))
 
 
 def current_actor() -> Actor:

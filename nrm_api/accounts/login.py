@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -49,7 +50,7 @@ def login(username: str, password: str, otp: str | None, actor: Actor) -> Grant:
     now = utcnow()
     user = db.session.scalar(select(User).where(User.username == username))
     if user is not None:
-        actor = Actor(f"user:{user.username}", user.agency_id, user.role, actor.request_id, actor.address)
+        actor = replace(actor, subject=f"user:{user.username}", agency=user.agency_id, role=user.role)
     if user is not None and user.locked_until is not None and user.locked_until > now:
         _deny(actor, "locked")
         seconds = int((user.locked_until - now).total_seconds()) + 1

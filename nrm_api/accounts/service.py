@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -65,7 +65,7 @@ def issue_client_token(params: Mapping[str, Any], actor: Actor) -> Grant:
     except TokenError as error:
         _refuse(actor, "invalid_client", error.code, error.message)
     client = _claimed_client(claimed, params.get("client_id"), actor)
-    actor = Actor(f"client:{client.id}", client.agency_id, "system", actor.request_id, actor.address)
+    actor = replace(actor, subject=f"client:{client.id}", agency=client.agency_id, role="system")
     if header.get("typ") not in ASSERTION_TYPS:
         _refuse(actor, "invalid_client", "wrong_type", "the assertion's typ must be client-authentication+jwt")
     keys = _candidate_keys(client, header.get("kid"), now, actor)

@@ -18,3 +18,4 @@ class AuditAction(StrEnum):
     FORM_SHRED = "form:shred"
     KEYS_ROTATE = "keys:rotate"
     KEYS_REWRAP = "keys:rewrap"
+    REQUEST_REFUSE = "request:refuse"

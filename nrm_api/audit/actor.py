@@ -18,6 +18,8 @@ class Actor:
     address: str | None = None
     #: The ``jti`` of the access token the request carried.
     token_id: str | None = None
+    #: The ``X-Request-Id`` the client sent, bounded and sanitised; ``request_id`` is always the service's own.
+    client_request_id: str | None = None
 
     @classmethod
     def operator(cls) -> Actor:

@@ -37,7 +37,10 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     #: Machine-readable reason of a refusal, e.g. ``bad_signature``.
     reason: Mapped[str | None] = mapped_column(String(64))
+    #: The service's own id of the request.
     request_id: Mapped[str | None] = mapped_column(String(128))
+    #: The ``X-Request-Id`` the client sent, bounded and sanitised: its own correlation, never trusted as ours.
+    client_request_id: Mapped[str | None] = mapped_column(String(128))
     client_address: Mapped[str | None] = mapped_column(String(64))
     #: RFC 8785 canonical JSON of the event: what the log hashes.
     body: Mapped[bytes] = mapped_column(LargeBinary)

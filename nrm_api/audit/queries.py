@@ -19,7 +19,7 @@ from .models import AuditEvent, AuditLeaf
 
 FILTERS = ("actor", "agency", "action", "resource", "outcome")
 EXPORT_COLUMNS = ("seq", "occurred_at", "actor", "agency", "action", "resource", "fields", "outcome", "reason",
-                  "request_id", "client_address", "sha256")
+                  "request_id", "client_request_id", "client_address", "sha256")
 MAX_LIMIT = 1000
 
 
@@ -69,6 +69,7 @@ def row(event: AuditEvent, seq: int | None) -> dict[str, Any]:
     return {"seq": seq, "occurred_at": event.occurred_at, "actor": event.actor, "agency": event.agency,
             "action": event.action, "resource": event.resource, "fields": list(event.fields),
             "outcome": event.outcome, "reason": event.reason, "request_id": event.request_id,
+            "client_request_id": event.client_request_id,
             "client_address": event.client_address, "sha256": event.sha256}
 
 

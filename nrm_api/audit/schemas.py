@@ -49,6 +49,7 @@ class EventSchema(ma.Schema):
     outcome = ma.fields.String()
     reason = ma.fields.String(allow_none=True)
     request_id = ma.fields.String(allow_none=True)
+    client_request_id = ma.fields.String(allow_none=True)
     client_address = ma.fields.String(allow_none=True)
     sha256 = ma.fields.String(metadata={"description": "SHA-256 of the event's exact bytes (hex)."})
 

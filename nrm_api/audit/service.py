@@ -50,13 +50,14 @@ def record(
         "outcome": outcome,
         "reason": reason,
         "request_id": actor.request_id,
+        "client_request_id": actor.client_request_id,
         "client_address": actor.address,
     }
     body = canonical(content)
     audit_event = AuditEvent(
         occurred_at=now, actor=actor.subject, agency=actor.agency, action=str(action), resource=resource,
         fields=content["fields"], outcome=outcome, reason=reason, request_id=actor.request_id,
-        client_address=actor.address, body=body, sha256=sha256_hex(body),
+        client_request_id=actor.client_request_id, client_address=actor.address, body=body, sha256=sha256_hex(body),
     )
     (session or db.session).info.setdefault(PENDING, []).append(audit_event)
     return audit_event

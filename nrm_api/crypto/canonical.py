@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Any
 
@@ -29,13 +30,46 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+class TooDeepError(ValueError):
+    """JSON nested deeper than any document of this service (a stack-exhaustion attempt)."""
+
+
+#: Deeper than every document the service defines, far below the interpreter's recursion limit.
+MAX_DEPTH = 64
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to inf: no JSON number is infinite
+        raise ValueError("a number beyond the range of a double is not accepted")
+    return value
+
+
 def loads_strict(data: bytes) -> Any:
-    """Parse JSON refusing duplicate member names, NaN/Infinity and anything not UTF-8."""
-    return json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    """Parse JSON refusing duplicates, NaN/Infinity (also as 1e400), nesting past ``MAX_DEPTH``, non-UTF-8."""
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants,
+                           parse_float=_finite)
+    except RecursionError:
+        raise TooDeepError(f"JSON nested more than {MAX_DEPTH} levels deep") from None
+    check_depth(value)
+    return value
+
+
+def check_depth(value: Any) -> None:
+    """Refuse a parsed JSON value nested more than ``MAX_DEPTH`` levels (walked without recursion)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_DEPTH:
+            raise TooDeepError(f"JSON nested more than {MAX_DEPTH} levels deep")
+        pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
 
 
 SAFE_INTEGER = 2**53 - 1

@@ -18,6 +18,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
 
+from .canonical import loads_strict
 from .errors import KeyFormatError, TokenError
 from .keyring import thumbprint
 
@@ -101,9 +102,9 @@ def verify_jwt(compact: str, candidates: Iterable[Mapping[str, str]]) -> tuple[d
         except JoseError:
             continue
         try:
-            claims = json.loads(token.payload or b"")
-        except ValueError:
-            raise TokenError("malformed", "the token's payload is not JSON") from None
+            claims = loads_strict(token.payload or b"")
+        except (ValueError, UnicodeDecodeError):  # NaN, Infinity, duplicates: no claim may be ambiguous
+            raise TokenError("malformed", "the token's payload is not strict JSON") from None
         if not isinstance(claims, dict):
             raise TokenError("malformed", "the token's payload is not a JSON object")
         return header, claims
@@ -137,9 +138,9 @@ def unverified_claims(compact: str) -> dict[str, Any]:
     unverified_header(compact)
     try:
         payload = jws.extract_compact(compact.encode("ascii")).payload or b""
-        claims = json.loads(payload)
+        claims = loads_strict(payload)
     except (JoseError, ValueError, UnicodeError):
-        raise TokenError("malformed", "the token's payload is not JSON") from None
+        raise TokenError("malformed", "the token's payload is not strict JSON") from None
     if not isinstance(claims, dict):
         raise TokenError("malformed", "the token's payload is not a JSON object")
     return claims
