@@ -120,12 +120,15 @@ def consent_errors(document: dict[str, Any], today: date) -> dict[str, Any]:
 
 
 def consent_allows(document: dict[str, Any], purpose: str, agency_id: str, agency_kind: str, today: date) -> bool:
-    """Whether the consent recorded covers sending the data to an agency for a purpose (a child: always).
+    """Whether the consent recorded covers sending the data to an agency for a purpose (a child: always)."""
+    return consented(document, purpose, agency_id, agency_kind) or is_child(document, today)
+
+
+def consented(document: dict[str, Any], purpose: str, agency_id: str, agency_kind: str) -> bool:
+    """Whether the person consented to their data going to an agency for a purpose.
 
     Consent names its recipients: none named (or the list missing) means nobody, never everybody.
     """
-    if is_child(document, today):
-        return True
     consent = document["consent"]
     if not consent["purposes"].get(purpose):
         return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -20,7 +21,7 @@ from ..extensions import db
 from ..forms import store
 from ..forms.disclosure import visible_classes
 from ..forms.models import Form, FormKey, FormVersion
-from ..forms.rules import consent_allows, merge
+from ..forms.rules import consented, is_child, merge
 from .models import Referral, Transfer
 from .rules import OPEN
 
@@ -36,25 +37,33 @@ class Access:
     owner: bool
 
 
-def age_facts(form: Form, version: FormVersion) -> dict[str, Any]:
-    """The version's public part with its birthdate opened: what the consent rules need to know the age today.
+class Consent:
+    """The consent gate for one version of a form: consent recorded, or a child on the day.
 
     Whether the person is a child is worked out again at every check, from the birthdate (or the
     age dispute), never taken from a flag stored when the form was written: a person who has
-    turned 18 since needs consent. The birthdate is opened in memory for the rule, never shown.
+    turned 18 since needs consent. The birthdate is opened in memory for the rule, never shown,
+    and only when consent alone does not decide.
     """
-    if "person.birthdate" not in version.sealed:
-        return version.public
-    try:
-        dek = store.open_key(db.session.get(FormKey, form.id))
-    except store.ShreddedError:
-        return version.public
-    return merge(version.public, store.open_paths(form, version, dek, ["person.birthdate"]))
 
+    def __init__(self, form: Form, version: FormVersion) -> None:
+        self.form, self.version = form, version
 
-def consent_covers(facts: dict[str, Any], purpose: str, agency: Agency, today: date) -> bool:
-    """Whether the person's recorded consent lets their data go to ``agency`` for ``purpose`` (a child: yes)."""
-    return consent_allows(facts, purpose, agency.id, agency.kind, today)
+    def covers(self, purpose: str, agency: Agency, today: date) -> bool:
+        """Whether the person's data may go to ``agency`` for ``purpose`` on ``today``."""
+        return consented(self.version.public, purpose, agency.id, agency.kind) or is_child(self._facts, today)
+
+    @cached_property
+    def _facts(self) -> dict[str, Any]:
+        """The version's public part with its birthdate opened."""
+        version = self.version
+        if "person.birthdate" not in version.sealed:
+            return version.public
+        try:
+            dek = store.open_key(db.session.get(FormKey, self.form.id))
+        except store.ShreddedError:
+            return version.public
+        return merge(version.public, store.open_paths(self.form, version, dek, ["person.birthdate"]))
 
 
 def live_referrals(form_id: str, agency_id: str) -> list[Referral]:
@@ -93,9 +102,9 @@ def of(form: Form, agency_id: str | None, today: date) -> Access:
     if agency is None or version is None:  # pragma: no cover - foreign keys keep both
         return Access(form, frozenset(), owner=False)
     classes: frozenset[str] = frozenset()
-    facts = age_facts(form, version)
+    consent = Consent(form, version)
     for referral in referrals:
-        if referral.consent_override or consent_covers(facts, referral.purpose, agency, today):
+        if referral.consent_override or consent.covers(referral.purpose, agency, today):
             allowed = visible_classes(is_author=False, kind=agency.kind, purpose=referral.purpose,
                                       services=referral.services)
             if referral.disclosure_cap is not None:

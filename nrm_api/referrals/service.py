@@ -32,7 +32,7 @@ from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
 from ..webhooks import outbox
 from . import rules
-from .access import age_facts, consent_covers
+from .access import Consent
 from .models import Referral, ReferralEvent, Transfer
 from .schemas import ReferralCreateSchema, StatusChangeSchema
 
@@ -129,8 +129,7 @@ def _recipient(actor: Actor, form: Form, data: dict[str, Any], resource: str) ->
 def _consent_gate(actor: Actor, form: Form, recipient: Agency, data: dict[str, Any], resource: str) -> str | None:
     """``None`` when consent covers the referral; the override reason when a supervisor overrides; else 403."""
     version = db.session.get(FormVersion, (form.id, form.version))
-    if version is not None and consent_covers(age_facts(form, version), data["purpose"], recipient,
-                                              utcnow().date()):
+    if version is not None and Consent(form, version).covers(data["purpose"], recipient, utcnow().date()):
         return None
     reason = data.get("consent_override_reason")
     if reason and role_allows(actor.role, Permission.REFERRAL_OVERRIDE_CONSENT):

@@ -24,7 +24,7 @@ from ..forms.models import Form, FormVersion
 from ..forms.service import Forbidden, canonical_body, owned, receipt
 from ..idempotency.service import Reply
 from ..webhooks import outbox
-from .access import age_facts, consent_covers
+from .access import Consent
 from .models import Transfer
 from .schemas import TransferCreateSchema, TransferDecisionSchema
 from .service import ConsentRequired, between, check_if_match, load, refuse
@@ -62,8 +62,8 @@ def request(actor: Actor, raw: Any, signature: str | None) -> Reply:
         refuse(actor, ACTION, resource, "invalid_recipient", InvalidError(
             "transfer to another agency of the directory", errors={"json": {"to_agency": ["no such agency"]}}))
     version = db.session.get(FormVersion, (form.id, form.version))
-    if form.status != "active" or version is None or not consent_covers(
-            age_facts(form, version), "data_sharing", recipient, utcnow().date()):
+    if form.status != "active" or version is None or not Consent(form, version).covers(
+            "data_sharing", recipient, utcnow().date()):
         refuse(actor, ACTION, resource, "consent_required",
                ConsentRequired("the person's consent does not cover sharing the case with that agency"))
     pending = db.session.scalar(select(Transfer.id).where(Transfer.form_id == form.id,
