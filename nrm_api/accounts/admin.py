@@ -28,7 +28,7 @@ MIN_PASSWORD_LENGTH = 12
 def add_client(actor: Actor, agency_id: str, client_id: str, jwks: Any) -> Client:
     """Register an agency system with its public Ed25519 key(s)."""
     require_agency(agency_id)
-    if not ID_PATTERN.match(client_id):
+    if not ID_PATTERN.fullmatch(client_id):
         raise InvalidError("a client id is 2-64 characters: letters, digits, '.', '_' and '-'")
     if db.session.get(Client, client_id) is not None:
         raise ConflictError(f"client {client_id!r} exists already")
@@ -85,7 +85,7 @@ def add_user(
 ) -> tuple[User, str | None]:
     """Add a person; with ``totp``, enrol a TOTP secret and return its ``otpauth://`` URI once."""
     require_agency(agency_id)
-    if not ID_PATTERN.match(username):
+    if not ID_PATTERN.fullmatch(username):
         raise InvalidError("a username is 2-64 characters: letters, digits, '.', '_' and '-'")
     if role not in USER_ROLES:
         raise InvalidError(f"unknown role {role!r}: one of {', '.join(USER_ROLES)}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..fields import FullMatch
+
 
 class TokenRequestSchema(ma.Schema):
     """Client credentials with ``private_key_jwt`` (RFC 7523), form-encoded.
@@ -34,7 +36,7 @@ class LoginSchema(ma.Schema):
     username = ma.fields.String(required=True, validate=ma.validate.Length(1, 64))
     password = ma.fields.String(required=True, validate=ma.validate.Length(1, 1024), load_only=True)
     otp = ma.fields.String(
-        load_default=None, validate=ma.validate.Regexp(r"^[0-9]{6,8}$"),
+        load_default=None, validate=FullMatch(r"^[0-9]{6,8}$"),
         metadata={"description": "The TOTP code; required once the account has enrolled TOTP."},
     )
 

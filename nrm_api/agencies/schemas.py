@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..fields import FullMatch
 from ..forms.rules import AGE_BANDS as _BANDS
 from ..referrals.rules import SERVICES
 from .models import KINDS, REGIONS
@@ -99,7 +100,7 @@ class AgencyCreateSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    id = ma.fields.String(required=True, validate=ma.validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,63}$"),
+    id = ma.fields.String(required=True, validate=FullMatch(r"^[a-z0-9][a-z0-9-]{1,63}$"),
                           metadata={"example": "shelter-gomel"})
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     name = ma.fields.Nested(AgencyNameSchema, required=True)

@@ -30,7 +30,7 @@ def add_agency(
     regions: Sequence[str] = (),
 ) -> Agency:
     """Register an agency of the network."""
-    if not ID_PATTERN.match(agency_id):
+    if not ID_PATTERN.fullmatch(agency_id):
         raise InvalidError("an agency id is 2-64 characters: lowercase letters, digits and '-'")
     if kind not in KINDS:
         raise InvalidError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")

@@ -6,6 +6,7 @@ import base64
 
 import marshmallow as ma
 
+from ..fields import StrictBoolean
 from .models import OUTCOMES
 from .queries import MAX_LIMIT
 
@@ -89,7 +90,7 @@ class VerifyHeadSchema(ma.Schema):
 class VerifySchema(ma.Schema):
     """The verdict on the whole log."""
 
-    valid = ma.fields.Boolean(required=True)
+    valid = StrictBoolean(required=True)
     events_checked = ma.fields.Integer(required=True)
     head = ma.fields.Nested(VerifyHeadSchema, allow_none=True)
     first_invalid_seq = ma.fields.Integer(allow_none=True)

@@ -75,7 +75,7 @@ class Pkcs11Keks:
         """KEK versions present in the token, oldest first."""
         with self._lock, self._session() as session:
             labels = [obj[Attribute.LABEL] for obj in session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY})]
-        return sorted(int(match.group(1)) for label in labels if (match := LABEL.match(label)))
+        return sorted(int(match.group(1)) for label in labels if (match := LABEL.fullmatch(label)))
 
     def create(self, version: int) -> None:
         """Generate KEK ``version`` inside the token: never extractable, never seen by this process."""

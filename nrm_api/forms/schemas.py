@@ -11,13 +11,14 @@ from typing import Any
 
 import marshmallow as ma
 
+from ..fields import FullMatch, StrictBoolean
 from .vocabulary import codes
 
 SENSITIVITY = "x-sensitivity"
 PUBLIC, IDENTIFYING, SPECIAL, INVESTIGATIVE = "public", "identifying", "special", "investigative"
 SCHEMA_VERSION = "1"
-COUNTRY = ma.validate.Regexp(r"^[A-Z]{2}$", error="an ISO 3166-1 alpha-2 code, e.g. BY")
-LANGUAGE = ma.validate.Regexp(r"^[a-z]{2,3}$", error="an ISO 639 code, e.g. ru")
+COUNTRY = FullMatch(r"^[A-Z]{2}$", error="an ISO 3166-1 alpha-2 code, e.g. BY")
+LANGUAGE = FullMatch(r"^[a-z]{2,3}$", error="an ISO 639 code, e.g. ru")
 
 
 def meta(sensitivity: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def _distinct(values: list[Any]) -> None:
 
 def flag(sensitivity: str, description: str, **kwargs: Any) -> ma.fields.Boolean:
     """A yes/no field (JSON true or false only)."""
-    return ma.fields.Boolean(truthy={True}, falsy={False}, metadata=meta(sensitivity, description), **kwargs)
+    return StrictBoolean(metadata=meta(sensitivity, description), **kwargs)
 
 
 class Strict(ma.Schema):
@@ -179,7 +180,7 @@ class ConsentSchema(Strict):
 
     purposes = ma.fields.Nested(ConsentPurposesSchema, required=True, metadata=meta(PUBLIC, "Per purpose."))
     recipients = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Regexp(r"^(kind:(authority|international|ngo)|[a-z0-9][a-z0-9-]{1,63})$")),
+        ma.fields.String(validate=FullMatch(r"^(kind:(authority|international|ngo)|[a-z0-9][a-z0-9-]{1,63})$")),
         load_default=list, metadata=meta(PUBLIC, "Agencies (by id) or kinds (`kind:ngo`) the data may go to. "
                                                  "None named (or absent): to nobody, unless the person is a child."))
     obtained_at = ma.fields.AwareDateTime(required=True, metadata=meta(PUBLIC, "When consent was obtained."))

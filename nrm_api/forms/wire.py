@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..fields import QueryBoolean, StrictBoolean
+
 DOCUMENT = {"allOf": [{"$ref": "#/components/schemas/FormDocument"}]}
 
 
@@ -53,7 +55,7 @@ class FormSummarySchema(ma.Schema):
     status = ma.fields.String()
     created_at = ma.fields.String()
     updated_at = ma.fields.String()
-    is_child = ma.fields.Boolean()
+    is_child = StrictBoolean()
     statistics = ma.fields.Dict()
 
 
@@ -75,7 +77,7 @@ class FormPageQuerySchema(PageQuerySchema):
     """Filters of the form list, and keyset paging."""
 
     status = ma.fields.String(validate=ma.validate.OneOf(("active", "consent_withdrawn", "shredded")))
-    is_child = ma.fields.Boolean()
+    is_child = QueryBoolean()
     updated_after = ma.fields.AwareDateTime()
 
 

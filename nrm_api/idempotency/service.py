@@ -64,7 +64,7 @@ def check_key(key: str | None) -> str:
     """The key, or a clear 400/422."""
     if not key:
         raise MissingKey("send an Idempotency-Key header (e.g. a UUID) with this POST")
-    if not KEY_PATTERN.match(key):
+    if not KEY_PATTERN.fullmatch(key):
         raise InvalidError("an Idempotency-Key is 1-200 printable ASCII characters",
                            errors={"headers": {"Idempotency-Key": ["invalid"]}})
     return key

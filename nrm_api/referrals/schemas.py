@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from ..fields import StrictBoolean
 from ..forms.schemas import PUBLIC, SPECIAL, Strict, meta, text
 from ..forms.wire import PageQuerySchema
 from .rules import FINAL, OVERRIDE_REASONS, PRIORITIES, PURPOSES, SERVICES, STATUSES, status_table
@@ -59,7 +60,7 @@ class ReferralSchema(ma.Schema):
     priority = ma.fields.String(required=True)
     due_at = ma.fields.String(required=True)
     status = ma.fields.String(required=True, validate=ma.validate.OneOf(STATUSES))
-    final = ma.fields.Boolean(required=True, metadata={"description": f"One of {', '.join(sorted(FINAL))}."})
+    final = StrictBoolean(required=True, metadata={"description": f"One of {', '.join(sorted(FINAL))}."})
     consent_override = ma.fields.String(allow_none=True)
     created_at = ma.fields.String(required=True)
     updated_at = ma.fields.String(required=True)
