@@ -19,3 +19,4 @@ class AuditAction(StrEnum):
     KEYS_ROTATE = "keys:rotate"
     KEYS_REWRAP = "keys:rewrap"
     REQUEST_REFUSE = "request:refuse"
+    KEYS_RETIRE = "keys:retire"

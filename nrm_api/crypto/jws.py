@@ -25,7 +25,8 @@ from joserfc.jwk import OKPKey
 from .canonical import loads_strict
 from .errors import TokenError
 from .jose import _REGISTRY, ALGORITHMS, MAX_HEADER_LENGTH, check_header
-from .keyring import SigningKey, b64u
+from .keyfile import b64u
+from .keyring import SigningKey
 
 WRITE_TYPE = "nrm+jws"
 RECEIPT_TYPE = "nrm-receipt+jwt"

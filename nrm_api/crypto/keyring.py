@@ -7,14 +7,13 @@ key-encryption keys and the blind-index key. Keys are identified by their RFC 76
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -23,18 +22,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.jwk import OKPKey
 
 from .errors import CryptoError, KeyringError
+from .keks import KekProvider, LocalKeks
+from .keyfile import KeyFile, b64u, unb64u
 
 FORMAT = "nrm-keyring/1"
-
-
-def b64u(data: bytes) -> str:
-    """Base64url without padding, as JOSE writes it."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def unb64u(text: str) -> bytes:
-    """Decode base64url with or without padding."""
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 @dataclass(frozen=True)
@@ -93,24 +84,6 @@ def _seed(private: Ed25519PrivateKey) -> str:
     return b64u(raw)
 
 
-def read_private_json(path: Path) -> dict[str, Any]:
-    """Read a keyring file, refusing one that its group or other users may read or write."""
-    try:
-        with path.open("rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            if mode & 0o077:
-                raise KeyringError(f"the keyring {path} is open to other users (mode {mode & 0o777:04o}): "
-                                   f"run `chmod 600 {path}`, and rotate its keys if others may have read it")
-            data = json.loads(handle.read())
-    except FileNotFoundError:
-        raise KeyringError(f"no keyring at {path}: create one with `nrm-api keys init`") from None
-    except (OSError, ValueError) as error:
-        raise KeyringError(f"cannot read the keyring at {path}: {type(error).__name__}") from None
-    if not isinstance(data, dict):
-        raise KeyringError(f"{path} is not an nrm keyring ({FORMAT})")
-    return data
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -119,86 +92,38 @@ def _new_signing_entry() -> dict[str, str]:
     return {"seed": _seed(Ed25519PrivateKey.generate()), "created_at": _now()}
 
 
-class LocalKeks:
-    """KEK versions kept in the keyring file itself (the default, for development and the demo)."""
+@dataclass(frozen=True)
+class _Keys:
+    """What the keyring file's JSON holds, decoded once per version of the file."""
 
-    def __init__(self, keyring: Keyring) -> None:
-        self.keyring = keyring
-
-    @property
-    def _entries(self) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = self.keyring._data["kek"]
-        return entries
-
-    @property
-    def versions(self) -> list[int]:
-        """Versions in the file, oldest first."""
-        return [int(entry["version"]) for entry in self._entries]
-
-    def _key(self, version: int) -> bytes:
-        for entry in self._entries:
-            if int(entry["version"]) == version:
-                return unb64u(entry["key"])
-        raise KeyringError(f"KEK version {version} is not in the keyring (retired?)")
-
-    def wrap(self, version: int, dek: bytes, aad: bytes) -> bytes:
-        """AES-256-GCM with a random nonce."""
-        nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self._key(version)).encrypt(nonce, dek, aad)
-
-    def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes:
-        """Open what ``wrap`` made with the same associated data."""
-        try:
-            return AESGCM(self._key(version)).decrypt(wrapped[:12], wrapped[12:], aad)
-        except InvalidTag:
-            raise CryptoError("the data key does not unwrap for this record") from None
-
-    def create(self, version: int) -> None:
-        """Add a version and save the file."""
-        self._entries.append({"version": version, "key": b64u(secrets.token_bytes(32)), "created_at": _now()})
-        self.keyring._save()
-
-    def destroy(self, version: int) -> None:
-        """Remove a version and save the file."""
-        self.keyring._data["kek"] = [entry for entry in self._entries if int(entry["version"]) != version]
-        self.keyring._save()
+    token_keys: list[SigningKey]
+    signing_keys: list[SigningKey]
+    seal_key: bytes
+    blind_index_key: bytes
 
 
-class KekProvider(Protocol):
-    """Where KEKs live: the keyring file or a PKCS#11 token."""
-
-    @property
-    def versions(self) -> list[int]:
-        """KEK versions held, oldest first."""
-
-    def wrap(self, version: int, dek: bytes, aad: bytes) -> bytes:
-        """Wrap a data key under KEK ``version``, bound to ``aad``."""
-
-    def unwrap(self, version: int, wrapped: bytes, aad: bytes) -> bytes:
-        """Unwrap a data key; fails unless ``aad`` matches."""
-
-    def create(self, version: int) -> None:
-        """Add KEK ``version``."""
-
-    def destroy(self, version: int) -> None:
-        """Remove KEK ``version``."""
+def _parse(data: dict[str, Any], path: Path) -> _Keys:
+    if data.get("format") != FORMAT:
+        raise KeyringError(f"{path} is not an nrm keyring ({FORMAT})")
+    try:
+        return _Keys([SigningKey.from_seed(unb64u(e["seed"])) for e in data["token"]],
+                     [SigningKey.from_seed(unb64u(e["seed"])) for e in data["signing"]],
+                     unb64u(data["seal"]), unb64u(data["blind_index"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise KeyringError(f"{path} is damaged: {type(error).__name__}") from None
 
 
 class Keyring:
-    """The service's keys: a local keyring file, its KEKs in the file or in a PKCS#11 token."""
+    """The service's keys: a local keyring file, its KEKs in the file or in a PKCS#11 token.
 
-    def __init__(self, data: dict[str, Any], path: Path, keks: KekProvider | None = None) -> None:
-        if data.get("format") != FORMAT:
-            raise KeyringError(f"{path} is not an nrm keyring ({FORMAT})")
-        self.path = path
-        self._data = data
-        try:
-            self.token_keys = [SigningKey.from_seed(unb64u(e["seed"])) for e in data["token"]]
-            self.signing_keys = [SigningKey.from_seed(unb64u(e["seed"])) for e in data["signing"]]
-            self._seal_key = unb64u(data["seal"])
-        except (KeyError, TypeError, ValueError) as error:
-            raise KeyringError(f"{path} is damaged: {type(error).__name__}") from None
-        self.keks: KekProvider = keks or LocalKeks(self)
+    The file is read again whenever it changes (see ``keyfile``), and a token is asked for its KEK
+    versions on each use: a rotation made by another process is seen without a restart.
+    """
+
+    def __init__(self, path: str | Path, keks: KekProvider | None = None) -> None:
+        self.file = KeyFile(Path(path), _parse)
+        self.path = self.file.path
+        self.keks: KekProvider = keks or LocalKeks(self.file)
 
     @classmethod
     def create(cls, location: str | Path) -> Keyring:
@@ -214,13 +139,13 @@ class Keyring:
             keks = Pkcs11Keks(uri)
             if keks.versions:
                 raise KeyringError(f"the token {uri.token!r} holds KEKs already; refusing to add a keyring to it")
-            ring = cls._create_file(uri.keyfile, local_kek=False)
+            cls._create_file(uri.keyfile, local_kek=False)
             keks.create(1)
-            return cls(ring._data, ring.path, keks)
-        return cls._create_file(location, local_kek=True)
+            return cls(uri.keyfile, keks)
+        return cls(cls._create_file(location, local_kek=True))
 
     @classmethod
-    def _create_file(cls, path: str | Path, local_kek: bool) -> Keyring:
+    def _create_file(cls, path: str | Path, local_kek: bool) -> Path:
         target = Path(path)
         data = {
             "format": FORMAT,
@@ -238,7 +163,7 @@ class Keyring:
             raise KeyringError(f"a keyring already exists at {target}; refusing to overwrite it") from None
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)
-        return cls(data, target)
+        return target
 
     @classmethod
     def load(cls, location: str | Path) -> Keyring:
@@ -247,14 +172,22 @@ class Keyring:
             from .pkcs11 import Pkcs11Keks, Pkcs11Uri
 
             uri = Pkcs11Uri.parse(str(location))
-            ring = cls._load_file(uri.keyfile)
-            return cls(ring._data, ring.path, Pkcs11Keks(uri))
-        return cls._load_file(location)
+            return cls(uri.keyfile, Pkcs11Keks(uri))
+        return cls(location)
 
-    @classmethod
-    def _load_file(cls, location: str | Path) -> Keyring:
-        path = Path(location)
-        return cls(read_private_json(path), path)
+    @property
+    def _keys(self) -> _Keys:
+        return self.file.current().value
+
+    @property
+    def token_keys(self) -> list[SigningKey]:
+        """Access-token keys, oldest first."""
+        return self._keys.token_keys
+
+    @property
+    def signing_keys(self) -> list[SigningKey]:
+        """Keys of the service's own signatures, oldest first."""
+        return self._keys.signing_keys
 
     @property
     def token_key(self) -> SigningKey:
@@ -315,28 +248,18 @@ class Keyring:
     @property
     def blind_index_key(self) -> bytes:
         """The key of blind indexes (used for nothing else)."""
-        return unb64u(self._data["blind_index"])
-
-    def _save(self) -> None:
-        """Replace the keyring file atomically, readable by its owner only."""
-        temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(self._data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        return self._keys.blind_index_key
 
     # --- small secrets -----------------------------------------------------------------------
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         """Encrypt a small secret (AES-256-GCM) bound to ``context``."""
         nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self._seal_key).encrypt(nonce, plaintext, context.encode("utf-8"))
+        return nonce + AESGCM(self._keys.seal_key).encrypt(nonce, plaintext, context.encode("utf-8"))
 
     def unseal(self, sealed: bytes, context: str) -> bytes:
         """Decrypt what ``seal`` made for the same ``context``."""
         try:
-            return AESGCM(self._seal_key).decrypt(sealed[:12], sealed[12:], context.encode("utf-8"))
+            return AESGCM(self._keys.seal_key).decrypt(sealed[:12], sealed[12:], context.encode("utf-8"))
         except InvalidTag:
             raise CryptoError("sealed value does not open in this context") from None

@@ -6,7 +6,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from .errors import KeyFormatError
-from .keyring import unb64u
+from .keyfile import unb64u
 
 
 def public_key_bytes(x: str) -> bytes:

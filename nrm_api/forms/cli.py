@@ -12,7 +12,7 @@ from ..audit.actor import Actor
 from ..crypto.keyring import Keyring
 from ..errors import DomainError
 from ..extensions import db
-from . import decisions
+from . import decisions, keys
 
 forms_cli = AppGroup("forms", help="Identification forms.")
 
@@ -52,12 +52,15 @@ def register(keys_cli: AppGroup) -> None:
         click.echo(f"KEK version {version} added; run `nrm-api keys rewrap` to move every data key to it")
 
     @keys_cli.command("rewrap")
-    @click.option("--retire", is_flag=True, help="Afterwards, remove every KEK version no data key uses.")
+    @click.option("--retire", is_flag=True, help="Afterwards, destroy every older KEK version no stored data key uses.")
     def rewrap(retire: bool) -> None:
         """Move every data key to the newest KEK (field ciphertexts untouched); safe to run again."""
-        moved = decisions.rewrap(Actor.operator())
+        moved = keys.rewrap(Actor.operator())
         click.echo(f"{moved} data key(s) moved to KEK version {keyring().current_kek_version}")
         if retire:
             for version in keyring().kek_versions[:-1]:
-                keyring().retire_kek(version)
+                try:
+                    keys.retire(Actor.operator(), version)
+                except DomainError as error:
+                    raise click.ClickException(error.detail) from None
                 click.echo(f"KEK version {version} retired")

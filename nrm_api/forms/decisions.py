@@ -1,6 +1,6 @@
 """What happens to a form after it is submitted.
 
-The authority's decision, consent withdrawn, crypto-shredding, and moving data keys to a new KEK.
+The authority's decision, consent withdrawn and crypto-shredding.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from ..accounts.permissions import Permission
 from ..accounts.signing import verify_write
@@ -22,7 +22,7 @@ from ..errors import ConflictError, InvalidError
 from ..extensions import db
 from ..idempotency.service import Reply
 from . import store
-from .models import Form, FormBlindIndex, FormDecision, FormDraft, FormKey
+from .models import Form, FormBlindIndex, FormDecision, FormKey
 from .schemas import SPECIAL, Strict, code, meta, text
 from .service import Forbidden, accessible, canonical_body, check_if_match, etag, readable, receipt
 
@@ -126,26 +126,3 @@ def shred(actor: Actor, form_id: str, reason: str) -> None:
     form.revision += 1
     audit.record(actor, AuditAction.FORM_SHRED, "allowed", resource=f"form:{form_id}", reason=reason)
     db.session.commit()
-
-
-def rewrap(actor: Actor, batch: int = 500) -> int:
-    """Move every data key to the newest KEK, a committed batch at a time (so it can resume); return how many."""
-    ring = store.keyring()
-    moved = 0
-    while True:
-        keys = list(db.session.scalars(
-            select(FormKey).where(FormKey.kek_version != ring.current_kek_version, FormKey.wrapped_dek.is_not(None))
-            .order_by(FormKey.form_id).limit(batch)))
-        drafts = list(db.session.scalars(select(FormDraft).where(FormDraft.kek_version != ring.current_kek_version)
-                                         .order_by(FormDraft.id).limit(batch)))
-        if not keys and not drafts:
-            return moved
-        for key in keys:
-            key.kek_version, key.wrapped_dek = ring.wrap_dek(store.open_key(key), f"form:{key.form_id}")
-        for draft in drafts:
-            dek = ring.unwrap_dek(draft.kek_version, draft.wrapped_dek, f"draft:{draft.id}")
-            draft.kek_version, draft.wrapped_dek = ring.wrap_dek(dek, f"draft:{draft.id}")
-        audit.record(actor, AuditAction.KEYS_REWRAP, "allowed", resource=f"kek:{ring.current_kek_version}",
-                     reason=f"moved:{len(keys) + len(drafts)}")
-        db.session.commit()
-        moved += len(keys) + len(drafts)

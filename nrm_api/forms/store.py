@@ -9,12 +9,15 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import text
 
 from ..crypto.blind import blind_index
 from ..crypto.canonical import canonical
 from ..crypto.envelope import FieldPlace, new_dek, open_field, seal_field
+from ..crypto.errors import KeyringError
 from ..crypto.keyring import Keyring
-from .models import Form, FormKey, FormVersion
+from ..extensions import db
+from .models import Form, FormDraft, FormKey, FormVersion
 from .rules import split
 from .schemas import SCHEMA_VERSION
 
@@ -29,10 +32,32 @@ def keyring() -> Keyring:
     return ring
 
 
+#: The advisory lock of data-key wrapping ('NRMK'): shared by each wrap, exclusive for a KEK's retirement.
+KEK_LOCK = 0x4E524D4B
+
+
+def hold_keys(exclusive: bool = False) -> None:
+    """Hold the KEK lock until the transaction ends: shared to wrap data keys, exclusive to retire a KEK."""
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        session.execute(text(f"SELECT {function}(:key)"), {"key": KEK_LOCK})
+    else:
+        # SQLite has one writer at a time: take the write lock now, so that no retirement runs
+        # between reading the newest KEK version and committing the data key wrapped under it
+        session.execute(text("UPDATE form_keys SET kek_version = kek_version WHERE 0"))
+
+
+def wrap_new(dek: bytes, context: str) -> tuple[int, bytes]:
+    """Wrap a data key under the newest KEK, holding the KEK lock until it is committed."""
+    hold_keys()
+    return keyring().wrap_dek(dek, context)
+
+
 def new_key(form: Form) -> tuple[FormKey, bytes]:
     """A fresh data key for a new form, and its wrapped form to store."""
     dek = new_dek()
-    version, wrapped = keyring().wrap_dek(dek, f"form:{form.id}")
+    version, wrapped = wrap_new(dek, f"form:{form.id}")
     return FormKey(form_id=form.id, kek_version=version, wrapped_dek=wrapped), dek
 
 
@@ -40,7 +65,22 @@ def open_key(key: FormKey | None) -> bytes:
     """Unwrap a form's data key."""
     if key is None or key.wrapped_dek is None:
         raise ShreddedError("the form has been crypto-shredded")
-    return keyring().unwrap_dek(key.kek_version, key.wrapped_dek, f"form:{key.form_id}")
+    return unwrap_stored(key, f"form:{key.form_id}")
+
+
+def unwrap_stored(row: FormKey | FormDraft, context: str) -> bytes:
+    """Unwrap a stored data key; read its row again if its KEK was retired since it was read."""
+    try:
+        return keyring().unwrap_dek(row.kek_version, _wrapped(row), context)
+    except KeyringError:
+        db.session.refresh(row)  # rewrapped by `keys rewrap` meanwhile: the row now names a newer KEK
+        return keyring().unwrap_dek(row.kek_version, _wrapped(row), context)
+
+
+def _wrapped(row: FormKey | FormDraft) -> bytes:
+    if row.wrapped_dek is None:
+        raise ShreddedError("the form has been crypto-shredded")
+    return row.wrapped_dek
 
 
 def place(form: Form, version: int, path: str) -> FieldPlace:

@@ -1,0 +1,312 @@
+"""KEK rotation on a running service: `nrm-api serve` takes forms while the CLI rotates, rewraps and retires.
+
+Every form the service acknowledged must decrypt afterwards, and after a restart: no process may wrap
+a data key under a KEK that is then destroyed, and every process must see the new KEK without a
+restart. Each backend gets its own database, keyring and instance folder; every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from nrm_api import create_app
+from nrm_api.cli import main
+from nrm_api.client import NrmClient, NrmError
+from nrm_api.crypto.keyring import Keyring
+from nrm_api.errors import ConflictError
+from nrm_api.extensions import db
+from nrm_api.forms import keys, store
+from nrm_api.forms.models import FormDraft
+from nrm_api.migrate import upgrade
+from tests.conftest import (
+    OPERATOR,
+    _backends,
+    _postgres_url,
+    create_agency,
+    create_client,
+    dispose,
+    last_event,
+    settings,
+)
+from tests.forms.helpers import adult, agency
+
+NRM_API = str(Path(sys.executable).with_name("nrm-api"))
+SUBMITTERS = 4
+MAX_FORMS = 80
+PHASE_SECONDS = 30.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Instance:
+    """A service of its own: folder, keyring, database, one agency system, and the server's environment."""
+
+    folder: Path
+    env: dict[str, str]
+    base_url: str
+    client_id: str
+    private_jwk: dict[str, str]
+    server: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+
+    @property
+    def keyring(self) -> Path:
+        return Path(self.env["NRM_KEYRING"])
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([NRM_API, *args], env=self.env, capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    def start(self) -> None:
+        log = self.folder / f"server-{len(self.logs)}.log"
+        self.logs.append(log)
+        with log.open("wb") as output:
+            self.server = subprocess.Popen([NRM_API, "serve", "--port", self.base_url.rsplit(":", 1)[1],
+                                            "--workers", "3"], env=self.env, stdout=output, stderr=output)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise AssertionError(f"the server exited: {log.read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1).close()  # noqa: S310 - loopback
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not become ready within 60 s")
+
+    def stop(self) -> None:
+        if self.server is None:
+            return
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait(timeout=10)
+        self.server = None
+
+    def sdk(self) -> NrmClient:
+        return NrmClient(self.base_url, self.client_id, self.private_jwk)
+
+
+def _database(backend: str, folder: Path) -> Iterator[str]:
+    """A new, migrated database of the instance's own."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'nrm.db'}"
+        upgrade(url)
+        yield url
+        return
+    server = make_url(_postgres_url() or "")
+    name = f"nrm_rotation_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = server.set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=_backends())
+def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instance]:
+    """A served instance on its own free port; the server is always stopped."""
+    ring = Keyring.create(tmp_path / "keyring.json")
+    base_url = f"http://127.0.0.1:{_free_port()}"
+    for url in _database(request.param, tmp_path):
+        app = create_app(settings(url, ring.path, BASE_URL=base_url))
+        with app.app_context():
+            client_id, private = create_client(create_agency())
+        dispose(app)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NRM_")}
+        env.update({"NRM_SECRET_KEY": secrets.token_urlsafe(32), "NRM_KEYRING": str(ring.path),
+                    "NRM_DATABASE_URL": url, "NRM_BASE_URL": base_url, "NRM_INSTANCE_PATH": str(tmp_path)})
+        served = Instance(tmp_path, env, base_url, client_id, private)
+        try:
+            yield served
+        finally:
+            served.stop()
+
+
+@dataclass
+class Submitters:
+    """Threads submitting forms until told to stop, or until the cap or the deadline."""
+
+    instance: Instance
+    acknowledged: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refused: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def __enter__(self) -> Submitters:
+        self.threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(SUBMITTERS)]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)
+
+    def _run(self, number: int) -> None:
+        sdk = self.instance.sdk()
+        deadline = time.monotonic() + 4 * PHASE_SECONDS
+        while not self.stop.is_set() and time.monotonic() < deadline and self.count() < MAX_FORMS:
+            document = adult()
+            document["person"]["first_name"] = f"Olga{number}x{secrets.token_hex(3)}"
+            try:
+                written = sdk.submit_form(document)
+            except (NrmError, OSError) as error:
+                with self.lock:
+                    self.refused.append(str(error)[:200])
+                continue
+            with self.lock:
+                self.acknowledged[written["id"]] = document
+
+    def count(self) -> int:
+        with self.lock:
+            return len(self.acknowledged)
+
+    def wait_for(self, more: int) -> None:
+        """Let ``more`` forms be acknowledged (bounded in time)."""
+        target, deadline = self.count() + more, time.monotonic() + PHASE_SECONDS
+        while self.count() < min(target, MAX_FORMS) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _all_decrypt(instance: Instance, forms: dict[str, dict[str, Any]]) -> None:
+    sdk = instance.sdk()
+    for form_id, document in forms.items():
+        assert sdk.read_form(form_id)["document"] == document, form_id
+
+
+def test_forms_acknowledged_while_keys_rotate_decrypt_after_and_after_a_restart(instance: Instance) -> None:
+    instance.start()
+    with Submitters(instance) as submitters:
+        submitters.wait_for(5)
+        rotated = instance.cli("keys", "rotate")
+        assert rotated.returncode == 0, rotated.stderr
+        submitters.wait_for(8)
+        rewrapped = instance.cli("keys", "rewrap")
+        assert rewrapped.returncode == 0, rewrapped.stderr
+        submitters.wait_for(8)
+        for _ in range(3):  # a wrap in flight may make it refuse (naming the count): then run it again
+            retired = instance.cli("keys", "rewrap", "--retire")
+            if retired.returncode == 0:
+                break
+            assert "still wraps" in retired.stderr, retired.stderr
+        assert retired.returncode == 0, retired.stderr
+        submitters.wait_for(8)
+    assert Keyring.load(instance.keyring).kek_versions == [2]
+    forms = dict(submitters.acknowledged)
+    assert len(forms) >= 20, submitters.refused[:5]
+    _all_decrypt(instance, forms)
+    instance.stop()
+    instance.start()
+    _all_decrypt(instance, forms)
+
+
+def test_retire_refuses_naming_the_count_while_a_kek_wraps_stored_keys(app: Flask, client: FlaskClient) -> None:
+    ngo = agency(client)
+    ids = [ngo.sdk.submit_form(adult())["id"] for _ in range(2)]
+    ring: Keyring = app.extensions["nrm_keyring"]
+    original, old = ring.path.read_bytes(), ring.current_kek_version
+    try:
+        ring.rotate_kek()
+        remaining = keys.wrapped_by(old)
+        assert remaining >= 2
+        with pytest.raises(ConflictError, match=f"KEK version {old} still wraps {remaining} stored data key"):
+            keys.retire(OPERATOR, old)
+        assert old in ring.kek_versions
+        assert (last_event().action, last_event().outcome, last_event().reason) == (
+            "keys:retire", "denied", f"in_use:{remaining}")
+        result = app.test_cli_runner().invoke(main, ["keys", "rewrap", "--retire"])
+        assert result.exit_code == 0, result.output
+        assert ring.kek_versions == [old + 1]
+        event = last_event()
+        assert (event.action, event.outcome, event.resource) == ("keys:retire", "allowed", f"kek:{old}")
+        for form_id in ids:
+            assert ngo.sdk.read_form(form_id)["document"] == adult()
+    finally:
+        ring.path.write_bytes(original)
+
+
+@pytest.fixture(params=_backends())
+def fresh_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a database of its own, committing for real (two transactions must meet)."""
+    ring = Keyring.create(tmp_path / "keyring.json")
+    for url in _database(request.param, tmp_path):
+        app = create_app(settings(url, ring.path))
+        try:
+            yield app
+        finally:
+            dispose(app)
+
+
+def test_a_wrap_in_flight_holds_off_the_retirement_of_its_kek(fresh_app: Flask) -> None:
+    with fresh_app.app_context():
+        agency_id = create_agency()
+    wrapped, go, outcome = threading.Event(), threading.Event(), {}
+
+    def wrap_a_draft_slowly() -> None:
+        with fresh_app.app_context():
+            draft = FormDraft(id=str(uuid.uuid4()), agency_id=agency_id, created_by="test", public={}, sealed={})
+            draft.kek_version, draft.wrapped_dek = store.wrap_new(b"k" * 32, f"draft:{draft.id}")
+            db.session.add(draft)
+            db.session.flush()
+            outcome["draft"] = draft.id
+            wrapped.set()
+            go.wait(timeout=30)
+            db.session.commit()
+
+    def retire() -> None:
+        with fresh_app.app_context():
+            try:
+                keys.retire(OPERATOR, 1)
+                outcome["retire"] = "retired"
+            except ConflictError as error:
+                outcome["retire"] = error.detail
+
+    writer = threading.Thread(target=wrap_a_draft_slowly)
+    writer.start()
+    assert wrapped.wait(timeout=30)
+    ring: Keyring = fresh_app.extensions["nrm_keyring"]
+    assert ring.rotate_kek() == 2  # the draft was wrapped under 1 just before
+    retirer = threading.Thread(target=retire)
+    retirer.start()
+    time.sleep(0.5)  # give a retirement that did not wait for the writer the time to run ahead
+    go.set()
+    writer.join(timeout=30)
+    retirer.join(timeout=30)
+    assert outcome["retire"].startswith("KEK version 1 still wraps 1 stored data key")
+    with fresh_app.app_context():
+        draft = db.session.get(FormDraft, outcome["draft"])
+        assert draft is not None and store.unwrap_stored(draft, f"draft:{draft.id}") == b"k" * 32
