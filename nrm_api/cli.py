@@ -18,9 +18,10 @@ from .crypto.errors import KeyringError
 
 def _app() -> Flask:
     from . import create_app
+    from .worker import ONE_SHOT
 
     try:
-        return create_app()
+        return create_app(ONE_SHOT)
     except (ConfigError, KeyringError) as error:
         raise click.ClickException(str(error)) from None
 
@@ -93,13 +94,14 @@ def openapi_write(check: bool, root: Path) -> None:
 @main.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the API with gunicorn."""
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve the API with gunicorn (threaded workers), behind a buffering reverse proxy in production."""
     from .serve import run
 
     _app()  # fail here, with a clear message, if the configuration is incomplete
-    run(host, port, workers)
+    run(host, port, workers, threads)
 
 
 def _register() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -60,12 +60,23 @@ class Base(DeclarativeBase):
     }
 
 
+#: The execution option a read-only unit of work carries (``Database.reader``).
+READ_ONLY = "nrm_read_only"
+
+
 def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; on SQLite, with real transactions and foreign keys enforced."""
+    """Create an engine; on SQLite, in WAL mode, with real transactions and foreign keys enforced."""
     engine = create_engine(url, future=True, **options)
     if engine.dialect.name == "sqlite":
         _fix_sqlite(engine)
     return engine
+
+
+def reader_engine(engine: Engine) -> Engine:
+    """The same engine and pool, for units of work that only read: they never take the write lock."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(**{READ_ONLY: True, "postgresql_readonly": True})
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def _fix_sqlite(engine: Engine) -> None:
@@ -77,17 +88,31 @@ def _fix_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # WAL: readers never block the writer nor wait for it (a long export holds no lock on
+        # anyone); the mode is stored in the file, so only the first connection changes it
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] not in ("wal", "memory"):
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that may write takes the write lock at BEGIN, where busy_timeout waits
+        # for it: a deferred one upgrading later gets SQLITE_BUSY at once (busy_timeout does not
+        # apply to the upgrade, and under WAL a snapshot older than the last commit can never
+        # write). Almost every unit of work writes (each request records an audit event), so
+        # writing is the default; readers say so and begin DEFERRED, with query_only making an
+        # accidental write fail at once instead of racing for the lock.
+        reading = bool(conn.get_execution_options().get(READ_ONLY))
+        conn.exec_driver_sql(f"PRAGMA query_only={int(reading)}")  # first: the pooled connection may have read
+        conn.exec_driver_sql("BEGIN DEFERRED" if reading else "BEGIN IMMEDIATE")
 
 
 @dataclass
 class _State:
     engine: Engine
     session: scoped_session[Session]
+    bind: Engine | Connection
+    bind_options: dict[str, Any]
 
 
 class Database:
@@ -97,7 +122,7 @@ class Database:
         """Create the engine for ``NRM_DATABASE_URL`` and close the session after each request."""
         engine = make_engine(app.config["DATABASE_URL"], pool_pre_ping=True)
         factory = sessionmaker(bind=engine, expire_on_commit=False)
-        app.extensions["nrm_db"] = _State(engine, scoped_session(factory))
+        app.extensions["nrm_db"] = _State(engine, scoped_session(factory), engine, {})
 
         def _remove(_exc: BaseException | None) -> None:
             app.extensions["nrm_db"].session.remove()
@@ -122,7 +147,19 @@ class Database:
         """The engine of the current app."""
         return self._state.engine
 
+    def reader(self) -> Session:
+        """A new session of its own for a unit of work that only reads (a stream, an export); close it.
+
+        It needs no app context once made, so a streamed response can use it after the request's
+        own session is gone. It begins read-only (``BEGIN DEFERRED`` on SQLite).
+        """
+        state = self._state
+        if isinstance(state.bind, Connection):  # tests: the one connection of the test's transaction
+            return Session(bind=state.bind, expire_on_commit=False, **state.bind_options)
+        return Session(bind=reader_engine(state.engine), expire_on_commit=False)
+
     def rebind(self, bind: Any, **options: Any) -> None:
         """Bind the session to another engine or connection (tests bind to one transaction)."""
         self._state.session.remove()
         self._state.session.configure(bind=bind, **options)
+        self._state.bind, self._state.bind_options = bind, options

@@ -80,13 +80,14 @@ def setup() -> None:
     from . import create_app
     from .crypto.keyring import Keyring
     from .migrate import upgrade
+    from .worker import ONE_SHOT
 
     instance = _instance()
     values = ensure_environment(instance)
     if not Path(values["NRM_KEYRING"]).exists():
         Keyring.create(values["NRM_KEYRING"])
     upgrade(values["NRM_DATABASE_URL"])
-    app = create_app()
+    app = create_app(ONE_SHOT)
     with app.app_context():
         accounts = seed(instance / "demo")
     _print_accounts(accounts, instance / "demo")

@@ -21,6 +21,14 @@ ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss %({x-request-id}o)s'
 SEQUENCER_SECONDS = "0.2"
 #: How often the webhook deliverer looks for due webhooks.
 DELIVERER_SECONDS = "1"
+#: Threads per worker (gthread): a connection that sends nothing holds a thread for at most a few
+#: seconds (gunicorn then parks it in its poller), never a whole worker as a sync worker would.
+THREADS = 8
+#: gunicorn's timings, in seconds. ``timeout``: a worker whose main loop is silent this long is
+#: restarted; ``graceful_timeout``: on stop or reload, what requests and export streams in flight
+#: get to finish; ``keepalive``: how long an idle kept-alive connection stays open (a reverse
+#: proxy in front keeps its own upstream connections open for less).
+TIMINGS = {"timeout": 30, "graceful_timeout": 30, "keepalive": 5}
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
@@ -31,6 +39,10 @@ class _Server(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn >= 25.1 opens a control socket at one path per user ($HOME/.gunicorn): a second
+            # server would take it over, and nothing here uses it
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         from . import create_app
@@ -38,7 +50,21 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def run(host: str, port: int, workers: int) -> None:
+def options(host: str, port: int, workers: int, threads: int = THREADS) -> dict[str, Any]:
+    """The gunicorn settings: threaded workers with bounded timings, the access log without headers."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        **TIMINGS,
+        "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "limit_request_field_size": 16384,
+    }
+
+
+def run(host: str, port: int, workers: int, threads: int = THREADS) -> None:
     """Serve on ``host:port`` until interrupted, with the sequencer process beside the workers."""
     sequencer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "audit", "sequence", "--loop",  # noqa: S603
                                   SEQUENCER_SECONDS])
@@ -47,14 +73,7 @@ def run(host: str, port: int, workers: int) -> None:
     os.environ["NRM_AUDIT_SEQUENCER_INTERVAL"] = "0"  # the workers leave sequencing to that process
     os.environ["NRM_WEBHOOK_INTERVAL"] = "0"  # and webhooks to the deliverer
     try:
-        _Server({
-            "bind": f"{host}:{port}",
-            "workers": workers,
-            "accesslog": "-",
-            "access_log_format": ACCESS_LOG_FORMAT,
-            "limit_request_field_size": 16384,
-            "timeout": 60,
-        }).run()
+        _Server(options(host, port, workers, threads)).run()
     finally:
         for process in (sequencer, deliverer):
             process.terminate()

@@ -16,6 +16,11 @@ from sqlalchemy.orm import Session
 logger = logging.getLogger(__name__)
 #: How long a woken worker waits for more commits before it runs.
 GATHER_SECONDS = 0.05
+#: Settings for a one-shot process (a CLI command): no sequencer or deliverer thread. Their own
+#: processes do that work (``serve`` runs both); a thread here would race the command's own writes
+#: for SQLite's write lock (``demo setup``'s seeding starved it into "database is locked") and die
+#: mid-run when the command exits.
+ONE_SHOT = {"AUDIT_SEQUENCER_INTERVAL": 0, "WEBHOOK_INTERVAL": 0}
 
 
 class Worker:

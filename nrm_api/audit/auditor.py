@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..accounts.permissions import Permission
 from ..errors import NotFoundError
@@ -40,10 +41,22 @@ def access_log(actor: Actor, resource: str, cursor: str | None, limit: int) -> q
 
 
 def export_events(actor: Actor, filters: Mapping[str, Any], fmt: str) -> Iterator[str]:
-    """The matching events as CSV or JSON Lines, streamed; the export is audited before it starts."""
+    """The matching events as CSV or JSON Lines, streamed; the export is audited before it starts.
+
+    The stream reads on a session of its own, closed when it ends or is dropped (a client that
+    hangs up): it outlives the request, whose session is gone by the time the body is sent.
+    """
     _audited(actor, Permission.AUDIT_EXPORT, f"audit:export:{fmt}")
-    rows = queries.stream(db.session, filters)
-    return queries.as_csv(rows) if fmt == "csv" else queries.as_jsonl(rows)
+    return _export(db.reader(), filters, fmt)
+
+
+def _export(session: Session, filters: Mapping[str, Any], fmt: str) -> Iterator[str]:
+    rows = queries.stream(session, filters)
+    try:
+        yield from queries.as_csv(rows) if fmt == "csv" else queries.as_jsonl(rows)
+    finally:
+        rows.close()
+        session.close()
 
 
 def list_checkpoints(actor: Actor, limit: int = 100) -> dict[str, Any]:

@@ -99,7 +99,7 @@ def export(bundle_path: Path | None, fmt: str | None, since: datetime | None, un
     if (bundle_path is None) == (fmt is None):
         raise click.ClickException("give either --bundle FILE or --format jsonl|csv")
     if bundle_path is not None:
-        session = Session(db.engine)
+        session = db.reader()  # reads only: never holds the write lock while the file is written
         try:
             with bundle_path.open("w", encoding="utf-8") as out:
                 count = log.export_bundle(session, out)

@@ -6,7 +6,7 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,7 +85,7 @@ def page(session: Session, filters: Mapping[str, Any], cursor: str | None, limit
     return Page(items, encode_cursor(rows[-1][0].id) if more and rows else None)
 
 
-def stream(session: Session, filters: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+def stream(session: Session, filters: Mapping[str, Any]) -> Generator[dict[str, Any], None, None]:
     """Every matching event, oldest first, through a server-side cursor: flat memory at any size."""
     result = session.execute(_query(filters).order_by(AuditEvent.id).execution_options(yield_per=2000))
     try:

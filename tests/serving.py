@@ -1,0 +1,173 @@
+"""A real `nrm-api serve` (gunicorn, its sequencer and deliverer) on a free port, with its own everything.
+
+The in-process fixtures bind every session to one connection, so they cannot see what a server's
+own connections do (a lock held, a transaction left open). These tests can: each server gets its own
+instance folder, keyring, secret and database (a SQLite file, or a new PostgreSQL database), and is
+always stopped at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from nrm_api import create_app
+from nrm_api.client import NrmClient
+from nrm_api.crypto.keyring import Keyring
+from nrm_api.migrate import upgrade
+from tests.conftest import _postgres_url, create_agency, create_client, create_user, dispose, settings
+
+NRM_API = str(Path(sys.executable).with_name("nrm-api"))
+#: How long a server may take to answer /readyz (a loaded CI machine is slow, never this slow).
+START_SECONDS = 60
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def database(backend: str, folder: Path) -> Iterator[str]:
+    """A new, migrated database of its own: a file for SQLite, a new database on PostgreSQL (dropped after)."""
+    if backend == "sqlite":
+        url = f"sqlite:///{folder / 'nrm.db'}"
+        upgrade(url)
+        yield url
+        return
+    server = make_url(_postgres_url() or "")
+    name = f"nrm_serve_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@dataclass
+class Server:
+    """A running server and what its principals need to talk to it."""
+
+    base: str
+    database_url: str
+    env: dict[str, str]
+    stderr: Path
+    auditor: dict[str, Any] = field(default_factory=dict)
+    systems: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run an `nrm-api` command against this server's instance."""
+        return subprocess.run([NRM_API, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+
+    def sdk(self, index: int = 0) -> NrmClient:
+        """An SDK session for one of the agency systems."""
+        client_id, private = self.systems[index]
+        return NrmClient(self.base, client_id, private)
+
+    def login(self, user: dict[str, Any]) -> str:
+        """A person's access token."""
+        status, body = call(f"{self.base}/api/v1/auth/login", json.dumps(
+            {"username": user["username"], "password": user["password"]}).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 200, body
+        return str(body["access_token"])
+
+    def server_errors(self) -> str:
+        """What the server and its processes wrote to standard error (no access log: that goes to stdout)."""
+        return self.stderr.read_text(errors="replace")
+
+
+def call(url: str, data: bytes | None = None, headers: dict[str, str] | None = None, method: str | None = None,
+         timeout: float = 30) -> tuple[int, Any]:
+    """One HTTP request; the status and the JSON answer (or the raw text if it is not JSON)."""
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method=method)  # noqa: S310 - loopback
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        with error:
+            raw, status = error.read(), error.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def _environment(folder: Path, url: str, base: str) -> dict[str, str]:
+    keyring = Keyring.create(folder / "keyring.json").path
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NRM_")}
+    env.update({"NRM_INSTANCE_PATH": str(folder), "NRM_SECRET_KEY": secrets.token_urlsafe(48),
+                "NRM_KEYRING": str(keyring), "NRM_DATABASE_URL": url, "NRM_BASE_URL": base})
+    return env
+
+
+def _principals(server: Server, systems: int) -> None:
+    app = create_app(settings(server.database_url, Path(server.env["NRM_KEYRING"]), BASE_URL=server.base))
+    try:
+        with app.app_context():
+            server.auditor = create_user("auditor", create_agency(kind="authority"))
+            server.systems = [create_client(create_agency()) for _ in range(systems)]
+    finally:
+        dispose(app)
+
+
+def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}")
+        try:
+            urllib.request.urlopen(f"{base}/readyz", timeout=2).close()  # noqa: S310 - our own loopback server
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not answer /readyz in time")
+
+
+@contextmanager
+def serve(backend: str, folder: Path, *, workers: int = 2, systems: int = 2) -> Iterator[Server]:
+    """Serve a new instance on ``backend`` until the block ends; the server is always stopped."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with database(backend, folder) as url:
+        server = Server(base, url, _environment(folder, url, base), folder / "server.stderr")
+        _principals(server, systems)
+        with server.stderr.open("wb") as stderr:
+            process = subprocess.Popen([NRM_API, "serve", "--port", str(port), "--workers", str(workers)],  # noqa: S603
+                                       env=server.env, stdout=subprocess.DEVNULL, stderr=stderr)
+            try:
+                _wait_ready(process, base)
+                yield server
+            finally:
+                process.terminate()
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=10)
