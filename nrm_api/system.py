@@ -35,6 +35,25 @@ def jwks() -> Response:
     return response
 
 
+@bp.get("/.well-known/oauth-authorization-server")
+@public
+def authorization_server() -> Response:
+    """RFC 8414 metadata: the issuer (``aud`` of client assertions) and token endpoint, whatever URL reached us."""
+    issuer = current_app.config["BASE_URL"]
+    response = jsonify({
+        "issuer": issuer,
+        "token_endpoint": f"{issuer}/api/v1/auth/token",
+        "jwks_uri": f"{issuer}/.well-known/jwks.json",
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA"],
+        "grant_types_supported": ["client_credentials"],
+        # RFC 8414 requires the member; no authorization endpoint, so no response type.
+        "response_types_supported": [],
+    })
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
 @bp.get("/healthz")
 @public
 def healthz() -> Any:

@@ -45,22 +45,30 @@ def urllib_transport(method: str, url: str, headers: Mapping[str, str], body: by
 
 @dataclass
 class NrmClient:
-    """An agency system's session with nrm-api."""
+    """An agency system's session with nrm-api.
+
+    ``base_url`` is wherever this system reaches the service (behind a proxy, an internal address);
+    the assertion's audience and the token endpoint come from the service's RFC 8414 metadata, so
+    they are the service's own names whatever URL reaches it. Give ``issuer`` to pin the one expected.
+    """
 
     base_url: str
     client_id: str
     private_jwk: Mapping[str, str]
     transport: Transport = urllib_transport
+    issuer: str | None = None
     _token: str | None = None
     _token_expires: float = 0.0
     _jwks: list[dict[str, str]] | None = None
+    _metadata: dict[str, Any] | None = None
 
     def _call(self, method: str, path: str, body: bytes | None = None, headers: Mapping[str, str] | None = None,
               auth: bool = True) -> tuple[int, Mapping[str, str], Any]:
         sent = dict(headers or {})
         if auth:
             sent["Authorization"] = f"Bearer {self.token()}"
-        status, received, raw = self.transport(method, self.base_url.rstrip("/") + path, sent, body)
+        url = path if path.startswith(("https://", "http://")) else self.base_url.rstrip("/") + path
+        status, received, raw = self.transport(method, url, sent, body)
         data = json.loads(raw) if raw else None
         if status >= 400:
             raise NrmError(status, data or {})
@@ -71,16 +79,35 @@ class NrmClient:
         if self._token and time.time() < self._token_expires - 30:
             return self._token
         now = int(time.time())
-        assertion = sign_jwt({"iss": self.client_id, "sub": self.client_id, "aud": self.base_url.rstrip("/"),
+        metadata = self.metadata()
+        assertion = sign_jwt({"iss": self.client_id, "sub": self.client_id, "aud": metadata["issuer"],
                               "jti": str(uuid.uuid4()), "iat": now, "exp": now + 120}, self.private_jwk,
                              {"alg": "Ed25519", "typ": "client-authentication+jwt", "kid": self.private_jwk["kid"]})
         form = urllib.parse.urlencode({
             "grant_type": "client_credentials", "client_id": self.client_id, "client_assertion": assertion,
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}).encode()
-        _, _, data = self._call("POST", "/api/v1/auth/token", form,
+        _, _, data = self._call("POST", self._reachable(metadata["token_endpoint"], metadata["issuer"]), form,
                                 {"Content-Type": "application/x-www-form-urlencoded"}, auth=False)
         self._token, self._token_expires = data["access_token"], time.time() + int(data["expires_in"])
         return str(self._token)
+
+    def metadata(self) -> dict[str, Any]:
+        """The service's OAuth authorization-server metadata (RFC 8414), fetched once."""
+        if self._metadata is None:
+            _, _, data = self._call("GET", "/.well-known/oauth-authorization-server", auth=False)
+            needed = ("issuer", "token_endpoint")
+            if not isinstance(data, dict) or not all(isinstance(data.get(name), str) for name in needed):
+                raise NrmError(0, {"type": "metadata-invalid", "detail": "the metadata lacks issuer or token_endpoint"})
+            if self.issuer is not None and data["issuer"] != self.issuer.rstrip("/"):
+                raise NrmError(0, {"type": "issuer-mismatch", "detail": f"the service is {data['issuer']}"})
+            self._metadata = dict(data)
+        return self._metadata
+
+    def _reachable(self, endpoint: str, issuer: str) -> str:
+        """An endpoint of the service itself, by the URL this client reaches it at; another host's as given."""
+        if endpoint.startswith(issuer.rstrip("/") + "/"):
+            return endpoint[len(issuer.rstrip("/")):]
+        return endpoint
 
     def jwks(self) -> list[dict[str, str]]:
         """The service's public keys (fetched once)."""
