@@ -40,6 +40,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         #: Seconds between sequencer runs in each process; 0 runs it only from `nrm-api audit sequence`.
         "AUDIT_SEQUENCER_INTERVAL": float(env.get("NRM_AUDIT_SEQUENCER_INTERVAL", "1")),
         "REDIS_URL": env.get("NRM_REDIS_URL") or None,
+        #: Prefix of this deployment's keys in Redis (sign-in limits), for a Redis shared with others.
+        "REDIS_KEY_PREFIX": env.get("NRM_REDIS_PREFIX", "nrm:"),
         "ACCESS_TOKEN_SECONDS": token_seconds,
         "PROXY_COUNT": int(env.get("NRM_PROXY_COUNT", "0")),
         "MAX_CONTENT_LENGTH": 1024 * 1024,

@@ -1,4 +1,4 @@
-"""Administration of principals: register clients and keys, add users. Every change audited."""
+"""Administration of principals: register, disable, revoke. Every change audited."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ..agencies.service import require_agency
 from ..audit import service as audit
@@ -103,3 +103,52 @@ def add_user(
     audit.record(actor, AuditAction.USER_CREATE, "allowed", resource=f"user:{username}")
     db.session.commit()
     return user, uri
+
+
+def disable_user(actor: Actor, username: str) -> None:
+    """Stop a person signing in; their tokens and device tokens stop working at once."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFoundError(f"no user {username!r}")
+    if user.disabled_at is None:
+        user.disabled_at = utcnow()
+    _raise_version(User, User.id == user.id)
+    audit.record(actor, AuditAction.USER_DISABLE, "allowed", resource=f"user:{username}")
+    db.session.commit()
+
+
+def disable_client(actor: Actor, client_id: str) -> None:
+    """Stop an agency system obtaining tokens; the tokens it holds stop working at once."""
+    client = db.session.get(Client, client_id)
+    if client is None:
+        raise NotFoundError(f"no client {client_id!r}")
+    if client.disabled_at is None:
+        client.disabled_at = utcnow()
+    _raise_version(Client, Client.id == client_id)
+    audit.record(actor, AuditAction.CLIENT_DISABLE, "allowed", resource=f"client:{client_id}")
+    db.session.commit()
+
+
+def revoke_tokens(actor: Actor, principal: str) -> None:
+    """Revoke every token issued so far to ``user:NAME`` or ``client:ID``; new sign-ins still work."""
+    kind, _, name = principal.partition(":")
+    found: object = None
+    if kind == "user":
+        found = db.session.scalar(select(User.id).where(User.username == name))
+        condition = User.id == found
+    elif kind == "client":
+        found = db.session.scalar(select(Client.id).where(Client.id == name))
+        condition = Client.id == found
+    else:
+        raise InvalidError("a principal is user:USERNAME or client:CLIENT_ID, as access tokens name it")
+    if found is None:
+        raise NotFoundError(f"no {kind} {name!r}")
+    _raise_version(User if kind == "user" else Client, condition)
+    audit.record(actor, AuditAction.TOKENS_REVOKE, "allowed", resource=principal)
+    db.session.commit()
+
+
+def _raise_version(model: type[User] | type[Client], condition: Any) -> None:
+    """Raise the token version atomically: tokens carry the one they were issued under."""
+    db.session.execute(update(model).where(condition).values(token_version=model.token_version + 1)
+                       .execution_options(synchronize_session=False))

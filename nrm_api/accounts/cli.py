@@ -1,4 +1,4 @@
-"""``nrm-api client`` and ``nrm-api user``: register agency systems, their keys, and people."""
+"""``nrm-api client``, ``user`` and ``tokens``: register and cut off agency systems and people."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from .models import USER_ROLES
 
 client_cli = AppGroup("client", help="Agency systems (OAuth clients) and their keys.")
 user_cli = AppGroup("user", help="People: caseworkers, administrators, auditors.")
+tokens_cli = AppGroup("tokens", help="Access tokens already issued.")
 
 
 def _read_jwks(path: str) -> Any:
@@ -92,3 +93,37 @@ def user_add(username: str, agency_id: str, role: str, password_stdin: bool, tot
     click.echo(f"user {username} ({role}) added to {agency_id}")
     if uri:
         click.echo(f"TOTP enrolment URI (shown once): {uri}")
+
+
+@user_cli.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Stop USERNAME signing in; their tokens stop working at once."""
+    try:
+        admin.disable_user(Actor.operator(), username)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"user {username} disabled; their tokens no longer work")
+
+
+@client_cli.command("disable")
+@click.argument("client_id")
+def client_disable(client_id: str) -> None:
+    """Stop agency system CLIENT_ID obtaining tokens; its tokens stop working at once."""
+    try:
+        admin.disable_client(Actor.operator(), client_id)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"client {client_id} disabled; its tokens no longer work")
+
+
+@tokens_cli.command("revoke")
+@click.option("--principal", required=True,
+              help="user:USERNAME or client:CLIENT_ID (as tokens and the audit log name it).")
+def tokens_revoke(principal: str) -> None:
+    """Revoke every token issued so far to a principal (it may sign in again)."""
+    try:
+        admin.revoke_tokens(Actor.operator(), principal)
+    except DomainError as error:
+        raise click.ClickException(error.detail) from None
+    click.echo(f"every token issued to {principal} so far is revoked")

@@ -1,101 +1,100 @@
-"""Sign-in for people: argon2id password, TOTP once enrolled, lockout after repeated failures."""
+"""Sign-in for people: argon2id password, TOTP once enrolled, throttled per account, address, device.
+
+Every failure (unknown user, disabled account, wrong password, missing, wrong or reused code)
+gets the one same answer, costs one password hash, and counts against the attempt's windows;
+nothing locks an account for everyone (see ``limits``).
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import timedelta
+import time
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, or_, select, update
 
 from ..audit import service as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto import CryptoError
 from ..crypto.passwords import match_totp, verify_password
-from ..database import utcnow
 from ..errors import DomainError
 from ..extensions import db
-from . import tokens
+from . import devices, limits, tokens
 from .models import User
-from .service import Grant
 
-LOCK_AFTER_FAILURES = 5
-LOCK_FOR = timedelta(minutes=15)
+REFUSED = "wrong username, password or one-time code (an account enrolled in TOTP must send otp)"
 
 
 class LoginRefused(DomainError):
-    """Wrong credentials: the same answer whichever part was wrong."""
+    """Wrong credentials: the same answer whichever part was wrong, and for unknown accounts."""
 
     status, slug, title = 401, "invalid-credentials", "Invalid credentials"
 
 
-class OtpRequired(DomainError):
-    """The password was right but the account needs its TOTP code."""
+@dataclass(frozen=True)
+class LoginGrant:
+    """An access token for a person, and the device token to present next time."""
 
-    status, slug, title = 401, "otp-required", "One-time code required"
-
-
-class AccountLocked(DomainError):
-    """Too many failures: the account is locked for a while."""
-
-    status, slug, title = 401, "account-locked", "Account locked"
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.headers = {"Retry-After": str(retry_after)}
+    access_token: str
+    expires_in: int
+    device_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type
 
 
-def login(username: str, password: str, otp: str | None, actor: Actor) -> Grant:
+def login(username: str, password: str, otp: str | None, device_token: str | None, actor: Actor) -> LoginGrant:
     """Check a person's credentials and issue an access token; every attempt is audited."""
-    now = utcnow()
     user = db.session.scalar(select(User).where(User.username == username))
     if user is not None:
         actor = replace(actor, subject=f"user:{user.username}", agency=user.agency_id, role=user.role)
-    if user is not None and user.locked_until is not None and user.locked_until > now:
-        _deny(actor, "locked")
-        seconds = int((user.locked_until - now).total_seconds()) + 1
-        raise AccountLocked("too many failed attempts; try again later", seconds)
-    password_ok = verify_password(user.password_hash if user else None, password)
-    if user is None or user.disabled_at is not None:
-        _deny(actor, "unknown_user" if user is None else "disabled")
-        raise LoginRefused("wrong username, password or code")
-    if not password_ok:
-        _fail(user, actor, "bad_password")
-    if user.totp_sealed is not None:
-        _check_otp(user, otp, actor)
-    user.failed_attempts = 0
-    user.locked_until = None
-    token, seconds = tokens.mint(f"user:{user.username}", user.agency_id, user.role)
+    device = devices.verify(user, device_token)
+    try:
+        reservation = limits.reserve(limits.windows_for(username, actor.address or "unknown", device), time.time())
+    except limits.Throttled:
+        _deny(actor, "rate_limited")
+        raise
+    reason = _check(user, password, otp)
+    if reason is not None or user is None:
+        _deny(actor, reason or "unknown_user", outcome="failed" if reason == "totp_unreadable" else "denied")
+        raise LoginRefused(REFUSED)
+    token, seconds = tokens.mint(f"user:{user.username}", user.agency_id, user.role, user.token_version)
     audit.record(actor, AuditAction.AUTH_LOGIN, "allowed", resource=f"user:{user.username}")
     db.session.commit()
-    return Grant(token, seconds)
+    limits.release(reservation)
+    return LoginGrant(token, seconds, device_token if device and device_token else devices.issue(user))
 
 
-def _check_otp(user: User, otp: str | None, actor: Actor) -> None:
+def _check(user: User | None, password: str, otp: str | None) -> str | None:
+    """Why the credentials fail (None if they hold); the password is hashed whatever the case."""
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None:
+        return "unknown_user"
+    if user.disabled_at is not None:
+        return "disabled"
+    if not password_ok:
+        return "bad_password"
+    if user.totp_sealed is None:
+        return None
     if not otp:
-        _deny(actor, "otp_required")
-        raise OtpRequired("this account signs in with a one-time code: send otp")
+        return "otp_missing"
+    return _use_code(user, otp)
+
+
+def _use_code(user: User, otp: str) -> str | None:
+    """Accept a current code once: an atomic compare-and-set of the last step used."""
     try:
         secret = tokens.keyring().unseal(user.totp_sealed or b"", f"user:{user.username}:totp").decode()
     except CryptoError:
-        _deny(actor, "totp_unreadable", outcome="failed")
-        raise LoginRefused("wrong username, password or code") from None
+        return "totp_unreadable"
     step = match_totp(secret, otp)
     if step is None:
-        _fail(user, actor, "bad_otp")
-    elif user.totp_last_step is not None and step <= user.totp_last_step:
-        _fail(user, actor, "reused_otp")
-    user.totp_last_step = step
-
-
-def _fail(user: User, actor: Actor, reason: str) -> None:
-    user.failed_attempts += 1
-    if user.failed_attempts >= LOCK_AFTER_FAILURES:
-        user.locked_until = utcnow() + LOCK_FOR
-        user.failed_attempts = 0
-    audit.record(actor, AuditAction.AUTH_LOGIN, "denied", resource=f"user:{user.username}", reason=reason)
-    db.session.commit()
-    raise LoginRefused("wrong username, password or code")
+        return "bad_otp"
+    # Two requests with one code: the second UPDATE waits for the first's row lock, then
+    # finds the step taken and changes nothing.
+    claimed = db.session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False))
+    return None if cast(CursorResult[Any], claimed).rowcount == 1 else "reused_otp"
 
 
 def _deny(actor: Actor, reason: str, outcome: str = "denied") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import Base, utcnow
@@ -22,8 +22,10 @@ class Client(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    #: Set when the client may no longer obtain tokens.
+    #: Set when the client may no longer obtain tokens; its tokens stop working at once.
     disabled_at: Mapped[datetime | None]
+    #: Raised to revoke every token issued before; tokens carry the value they were issued under.
+    token_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     keys: Mapped[list[ClientKey]] = relationship(back_populates="client", order_by="ClientKey.id")
 
 
@@ -72,10 +74,11 @@ class User(Base):
     totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: The last TOTP time step accepted: a code is good once.
     totp_last_step: Mapped[int | None]
-    failed_attempts: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Set when the person may no longer sign in; their tokens stop working at once.
     disabled_at: Mapped[datetime | None]
+    #: Raised to revoke every token (and device token) issued before.
+    token_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class UsedAssertion(Base):
@@ -109,4 +112,19 @@ class RevokedToken(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
-__all__ = ["ROLES", "USER_ROLES", "Client", "ClientKey", "RevokedToken", "UsedAssertion", "UsedSignature", "User"]
+class LoginThrottle(Base):
+    """One sign-in window (account, account+address, address or device): its recent failures.
+
+    ``key`` is a hash, so no typed username or address is stored; ``stamps`` holds at most the
+    window's limit of ``"<unix time> <ticket>"`` entries. Used where no Redis is configured.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stamps: Mapped[list[str]]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+
+
+__all__ = ["ROLES", "USER_ROLES", "Client", "ClientKey", "LoginThrottle", "RevokedToken", "UsedAssertion",
+           "UsedSignature", "User"]

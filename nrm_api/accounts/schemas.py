@@ -39,6 +39,11 @@ class LoginSchema(ma.Schema):
         load_default=None, validate=FullMatch(r"^[0-9]{6,8}$"),
         metadata={"description": "The TOTP code; required once the account has enrolled TOTP."},
     )
+    device_token = ma.fields.String(
+        load_default=None, validate=ma.validate.Length(1, 200),
+        metadata={"description": "The `device_token` this device's last sign-in returned: a known device is "
+                  "throttled on its own, so failures elsewhere cannot shut it out."},
+    )
 
 
 class TokenSchema(ma.Schema):
@@ -47,6 +52,13 @@ class TokenSchema(ma.Schema):
     access_token = ma.fields.String(required=True)
     token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})
     expires_in = ma.fields.Integer(required=True, metadata={"description": "Seconds; at most 600."})
+
+
+class LoginTokenSchema(TokenSchema):
+    """An access token for a person, and the token that makes this device known next time."""
+
+    device_token = ma.fields.String(
+        required=True, metadata={"description": "Keep it and send it with the next sign-in from this device."})
 
 
 class OAuthErrorSchema(ma.Schema):

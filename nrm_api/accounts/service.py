@@ -69,13 +69,10 @@ def issue_client_token(params: Mapping[str, Any], actor: Actor) -> Grant:
     if header.get("typ") not in ASSERTION_TYPS:
         _refuse(actor, "invalid_client", "wrong_type", "the assertion's typ must be client-authentication+jwt")
     keys = _candidate_keys(client, header.get("kid"), now, actor)
-    try:
-        _, claims = jose.verify_jwt(assertion, [key.jwk for key in keys])
-    except TokenError as error:
-        _refuse(actor, "invalid_client", error.code, error.message)
+    claims, key = _verified(assertion, keys, actor)
     _check_claims(claims, client.id, now, actor)
     _consume_jti(client.id, claims, now, actor)
-    token, seconds = tokens.mint(f"client:{client.id}", client.agency_id, "system")
+    token, seconds = tokens.mint(f"client:{client.id}", client.agency_id, "system", client.token_version, key.kid)
     audit.record(actor, AuditAction.AUTH_TOKEN, "allowed", resource=f"client:{client.id}")
     db.session.commit()
     return Grant(token, seconds)
@@ -107,6 +104,18 @@ def _candidate_keys(client: Client, kid: Any, now: datetime, actor: Actor) -> li
         reason = "revoked_key" if any(key.revoked_at for key in keys) else "key_not_valid_now"
         _refuse(actor, "invalid_client", reason, "the key is revoked or outside its validity window")
     return usable
+
+
+def _verified(assertion: str, keys: list[ClientKey], actor: Actor) -> tuple[dict[str, Any], ClientKey]:
+    """The assertion's claims and the key that signed it: its tokens live only as long as that key."""
+    for key in keys:
+        try:
+            return jose.verify_jwt(assertion, [key.jwk])[1], key
+        except TokenError as error:
+            if error.code != "bad_signature":
+                return _refuse(actor, "invalid_client", error.code, error.message)  # type: ignore[no-any-return]
+    return _refuse(actor, "invalid_client", "bad_signature",  # type: ignore[no-any-return]
+                   "the signature does not verify with a registered key")
 
 
 def _check_claims(claims: Mapping[str, Any], client_id: str, now: datetime, actor: Actor) -> None:

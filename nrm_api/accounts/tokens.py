@@ -8,10 +8,12 @@ from typing import Any
 import jwt as pyjwt
 from flask import Flask, current_app
 from flask_jwt_extended import create_access_token
+from sqlalchemy import Select, exists, or_, select
 
 from ..crypto.keyring import Keyring
+from ..database import utcnow
 from ..extensions import db, jwt
-from .models import RevokedToken
+from .models import Client, ClientKey, RevokedToken, User
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT typ of access tokens (RFC 9068)
 
@@ -55,15 +57,37 @@ def _decode_key(header: dict[str, Any], _claims: dict[str, Any]) -> bytes:
 
 @jwt.token_in_blocklist_loader
 def _is_revoked(_header: dict[str, Any], claims: dict[str, Any]) -> bool:
-    return db.session.get(RevokedToken, str(claims.get("jti"))) is not None
+    """Whether a verified token no longer holds: revoked, or its principal or key cut off."""
+    query = _live_version(claims)
+    return query is None or db.session.scalar(query) != claims.get("ver")
 
 
-def mint(subject: str, agency: str, role: str) -> tuple[str, int]:
-    """An access token for a principal, and its lifetime in seconds."""
+def _live_version(claims: dict[str, Any]) -> Select[Any] | None:
+    """One query: the principal's token version if it and its key are in good standing now."""
+    subject = str(claims.get("sub"))
+    kind, _, name = subject.partition(":")
+    fresh = ~exists().where(RevokedToken.jti == str(claims.get("jti")))
+    if kind == "user":
+        return select(User.token_version).where(User.username == name, User.disabled_at.is_(None), fresh)
+    if kind != "client":
+        return None
+    now = utcnow()
+    return (select(Client.token_version).join(ClientKey, ClientKey.client_id == Client.id)
+            .where(Client.id == name, Client.disabled_at.is_(None), ClientKey.kid == str(claims.get("client_kid")),
+                   or_(ClientKey.revoked_at.is_(None), ClientKey.revoked_at > now),
+                   or_(ClientKey.not_after.is_(None), ClientKey.not_after > now), ClientKey.not_before <= now,
+                   fresh))
+
+
+def mint(subject: str, agency: str, role: str, version: int, client_kid: str | None = None) -> tuple[str, int]:
+    """An access token for a principal at its token ``version`` (and, for a client, the key it proved)."""
     seconds = int(current_app.config["ACCESS_TOKEN_SECONDS"])
+    claims: dict[str, Any] = {"agency": agency, "role": role, "ver": version}
+    if client_kid is not None:
+        claims["client_kid"] = client_kid
     token = create_access_token(
         identity=subject,
-        additional_claims={"agency": agency, "role": role},
+        additional_claims=claims,
         additional_headers={"kid": keyring().token_key.kid, "typ": TOKEN_TYPE},
         expires_delta=timedelta(seconds=seconds),
     )

@@ -7,13 +7,11 @@ from typing import Any
 from flask import Response, jsonify
 from flask_smorest import Blueprint
 
-from ..extensions import limiter
-from . import limits as login_limits
 from . import login as login_service
 from . import service
 from .auth import current_actor, current_claims, public, request_actor, requires
 from .permissions import Permission
-from .schemas import LoginSchema, OAuthErrorSchema, TokenRequestSchema, TokenSchema
+from .schemas import LoginSchema, LoginTokenSchema, OAuthErrorSchema, TokenRequestSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")
 
@@ -31,16 +29,16 @@ def token(params: dict[str, Any]) -> Any:
 
 @blp.route("/login", methods=["POST"])
 @public
-@limiter.limit(login_limits.by_address, key_func=login_limits.address_key,
-               deduct_when=login_limits.failed, on_breach=login_limits.breached)
-@limiter.limit(login_limits.by_account, key_func=login_limits.account_key,
-               deduct_when=login_limits.failed, on_breach=login_limits.breached)
 @blp.arguments(LoginSchema)
-@blp.response(200, TokenSchema)
+@blp.response(200, LoginTokenSchema)
+@blp.alt_response(401, schema="Problem", content_type="application/problem+json",
+                  description="invalid-credentials: one answer for every failure, each counted")
+@blp.alt_response(429, schema="Problem", content_type="application/problem+json",
+                  description="rate-limited: too many failures for this account, address or device (Retry-After)")
 def login(credentials: dict[str, Any]) -> Any:
     """Sign a person in with password and, once enrolled, a TOTP code."""
     return login_service.login(credentials["username"], credentials["password"], credentials["otp"],
-                               request_actor())
+                               credentials["device_token"], request_actor())
 
 
 @blp.route("/revoke", methods=["POST"])

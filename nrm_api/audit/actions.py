@@ -14,6 +14,9 @@ class AuditAction(StrEnum):
     CLIENT_KEY_ADD = "client:key-add"
     CLIENT_KEY_REVOKE = "client:key-revoke"
     USER_CREATE = "user:create"
+    USER_DISABLE = "user:disable"
+    CLIENT_DISABLE = "client:disable"
+    TOKENS_REVOKE = "tokens:revoke"  # noqa: S105 - an action name
     REQUEST_AUTHENTICATE = "request:authenticate"
     FORM_SHRED = "form:shred"
     KEYS_ROTATE = "keys:rotate"

@@ -54,7 +54,7 @@ def test_no_token_is_issued_without_its_event(app: Flask, client: FlaskClient, b
     assert response.status_code == 500
     assert "access_token" not in response.get_data(as_text=True)
     stored = db.session.scalar(select(User).where(User.username == user["username"]))
-    assert stored is not None and stored.failed_attempts == 0
+    assert stored is not None and stored.totp_last_step is None
 
 
 def test_an_admin_command_whose_event_cannot_be_written_changes_nothing(app: Flask, backend: str) -> None:
