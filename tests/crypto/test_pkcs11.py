@@ -94,3 +94,29 @@ def test_forms_are_sealed_and_opened_through_the_token(hsm_app: Flask) -> None:
     document = adult()
     written = ngo.sdk.submit_form(document)
     assert ngo.sdk.read_form(written["id"])["document"] == document
+
+
+def test_a_rotation_made_by_another_process_is_seen_through_the_token(softhsm: dict[str, str], tmp_path: Path) -> None:
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    from nrm_api.migrate import upgrade
+
+    location = softhsm["nrm-unit"]
+    ring = _ensure(location)  # a running worker's keyring
+    before = ring.current_kek_version
+    database = f"sqlite:///{tmp_path / 'nrm.db'}"
+    upgrade(database)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NRM_") or k == "NRM_TEST_HSM_PIN"}
+    env.update({"NRM_KEYRING": location, "NRM_DATABASE_URL": database, "NRM_SECRET_KEY": secrets.token_urlsafe(32),
+                "NRM_BASE_URL": "http://nrm.test", "NRM_INSTANCE_PATH": str(tmp_path)})
+    rotated = subprocess.run([str(Path(sys.executable).with_name("nrm-api")), "keys", "rotate"], env=env,
+                             capture_output=True, text=True, timeout=120, check=False)
+    assert rotated.returncode == 0, rotated.stderr
+    assert ring.current_kek_version == before + 1
+    dek = new_dek()
+    assert ring.wrap_dek(dek, "form:f-9")[0] == before + 1
+    ring.retire_kek(before)
+    assert Keyring.load(location).kek_versions == [before + 1]
