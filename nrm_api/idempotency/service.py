@@ -137,10 +137,11 @@ def commit_with(actor: Actor, attempt: Attempt, reply: Reply) -> Reply:
         session.rollback()
         first = replay(actor, key, request_fingerprint)
         if first is None:  # pragma: no cover - the winner's row is committed when the unique index fails us
+            audit.record_refusal(actor, attempt.action, reason="idempotency_key_in_use")
             raise StillRunning("the first request with this Idempotency-Key is still running") from None
         # this request's signature was verified before its work; the work is gone, the retry is logged
         return replayed(actor, attempt, first)
     except OperationalError:
-        session.rollback()
+        audit.record_refusal(actor, attempt.action, reason="idempotency_key_in_use")  # rolls the work back
         raise StillRunning("the first request with this Idempotency-Key is still running; retry shortly") from None
     return reply

@@ -8,6 +8,7 @@ import uuid
 from flask import Flask
 from sqlalchemy import func, select
 
+from nrm_api.audit.models import AuditEvent
 from nrm_api.crypto.canonical import canonical
 from nrm_api.crypto.jws import sign_detached
 from nrm_api.extensions import db
@@ -49,3 +50,11 @@ def test_parallel_posts_with_one_key_make_one_form(session_app: Flask) -> None:
     created = {form_id for status, form_id in answers if status == 201}
     assert len(created) == 1
     assert all(status in (201, 409) for status, _ in answers)
+    # every request is in the log: one creation, each other 201 a verified replay, each 409 refused
+    with session_app.app_context():
+        reasons = list(db.session.scalars(select(AuditEvent.reason).where(
+            AuditEvent.agency == agency_id, AuditEvent.action == "form:create")))
+        db.session.close()
+    assert sorted(reasons, key=str) == sorted(
+        [None] + ["idempotent_replay"] * (len([s for s, _ in answers if s == 201]) - 1)
+        + ["idempotency_key_in_use"] * len([s for s, _ in answers if s == 409]), key=str)
