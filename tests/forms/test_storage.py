@@ -52,6 +52,20 @@ def test_a_signed_version_cannot_be_truncated(client: FlaskClient, backend: str)
         db.session.execute(text("TRUNCATE form_versions CASCADE"))
 
 
+@pytest.mark.parametrize("statement", [*CHANGES, "TRUNCATE form_versions CASCADE"])
+def test_the_app_role_may_not_change_a_signed_version(app: Flask, client: FlaskClient, backend: str,
+                                                      statement: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("roles and grants exist on PostgreSQL only")
+    db.session.execute(text("SET ROLE nrm_app"))  # undone with the test's transaction
+    ngo = agency(client)
+    written = ngo.sdk.submit_form(adult())  # the web role writes versions
+    with pytest.raises(DatabaseError, match="permission denied"), db.session.begin_nested():
+        db.session.execute(text(statement))
+    _shred(app, written["id"])  # and shreds
+    assert db.session.execute(text("SELECT current_user")).scalar() == "nrm_app"
+
+
 def test_shredding_touches_only_the_wrapped_key(app: Flask, client: FlaskClient) -> None:
     written = agency(client).sdk.submit_form(adult())
     before = db.session.get(FormVersion, (written["id"], 1))

@@ -5,7 +5,7 @@ Revises: 0005
 Create Date: 2026-12-01
 
 A signed form version never changes: triggers refuse UPDATE and DELETE on ``form_versions`` (and
-TRUNCATE on PostgreSQL), for every role, as for the audit tables. Shredding touches only the wrapped
+TRUNCATE on PostgreSQL), for every role, as for the audit tables; the web role loses the grants too. Shredding touches only the wrapped
 data key in ``form_keys``. Forms shredded before this revision lose their blind indexes.
 """
 
@@ -28,6 +28,8 @@ IMMUTABLE_PG = [
     FOR EACH ROW EXECUTE FUNCTION nrm_refuse_form_version_change()""",
     """CREATE TRIGGER form_versions_no_truncate BEFORE TRUNCATE ON form_versions
     FOR EACH STATEMENT EXECUTE FUNCTION nrm_refuse_form_version_change()""",
+    # and the web role is not even granted the change (0003 granted it)
+    "REVOKE UPDATE, DELETE, TRUNCATE ON form_versions FROM nrm_app",
 ]
 IMMUTABLE_SQLITE = [
     f"""CREATE TRIGGER form_versions_no_{verb.lower()} BEFORE {verb} ON form_versions
@@ -47,6 +49,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("GRANT UPDATE, DELETE ON form_versions TO nrm_app")
         op.execute("DROP TRIGGER form_versions_no_truncate ON form_versions")
         op.execute("DROP TRIGGER form_versions_immutable ON form_versions")
         op.execute("DROP FUNCTION nrm_refuse_form_version_change()")
