@@ -34,7 +34,7 @@ from nrm_api.crypto.keyring import Keyring
 from nrm_api.errors import ConflictError
 from nrm_api.extensions import db
 from nrm_api.forms import keys, store
-from nrm_api.forms.models import FormDraft
+from nrm_api.forms.models import FormDraft, FormKey
 from nrm_api.migrate import upgrade
 from tests.conftest import (
     OPERATOR,
@@ -310,3 +310,22 @@ def test_a_wrap_in_flight_holds_off_the_retirement_of_its_kek(fresh_app: Flask) 
     with fresh_app.app_context():
         draft = db.session.get(FormDraft, outcome["draft"])
         assert draft is not None and store.unwrap_stored(draft, f"draft:{draft.id}") == b"k" * 32
+
+
+def test_a_key_read_before_its_rewrap_opens_after_its_old_kek_is_retired(app: Flask, client: FlaskClient) -> None:
+    written = agency(client).sdk.submit_form(adult())
+    ring: Keyring = app.extensions["nrm_keyring"]
+    original, old = ring.path.read_bytes(), ring.current_kek_version
+    try:
+        stale = db.session.get(FormKey, written["id"])  # a reader's transaction loaded the row here
+        assert stale is not None and stale.kek_version == old
+        dek = store.open_key(stale)
+        new = ring.rotate_kek()
+        rewrapped = ring.wrap_dek(dek, f"form:{written['id']}")[1]  # `keys rewrap`, in another process
+        db.session.execute(text("UPDATE form_keys SET kek_version = :v, wrapped_dek = :w WHERE form_id = :f"),
+                           {"v": new, "w": rewrapped, "f": written["id"]})
+        ring.retire_kek(old)
+        assert stale.kek_version == old
+        assert store.open_key(stale) == dek
+    finally:
+        ring.path.write_bytes(original)
