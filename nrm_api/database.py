@@ -62,6 +62,9 @@ class Base(DeclarativeBase):
 
 #: The execution option a read-only unit of work carries (``Database.reader``).
 READ_ONLY = "nrm_read_only"
+#: How long a SQLite writer waits for the write lock. Under WAL only writers ever wait, one behind
+#: the other, so a burst queues for a while rather than failing; still well under gunicorn's timeout.
+BUSY_TIMEOUT_MS = 15000
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -87,7 +90,7 @@ def _fix_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # WAL: readers never block the writer nor wait for it (a long export holds no lock on
         # anyone); the mode is stored in the file, so only the first connection changes it
         if cursor.execute("PRAGMA journal_mode").fetchone()[0] not in ("wal", "memory"):
