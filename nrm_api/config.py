@@ -33,10 +33,15 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "SECRET_KEY": env.get("NRM_SECRET_KEY"),
         "DATABASE_URL": env.get("NRM_DATABASE_URL", f"sqlite:///{instance / 'nrm.db'}"),
+        #: The sequencer's own connection (PostgreSQL: a member of ``nrm_sequencer``); the web's by default.
+        "SEQUENCER_DATABASE_URL": env.get("NRM_SEQUENCER_DATABASE_URL") or None,
         "KEYRING": env.get("NRM_KEYRING", str(instance / "keyring.json")),
         "BASE_URL": base_url,
         #: The audit log's name in its checkpoints (C2SP origin line).
         "AUDIT_ORIGIN": env.get("NRM_AUDIT_ORIGIN", f"{urlsplit(base_url).netloc}/audit-log"),
+        #: Unauthenticated refusals per address before 429; repeats within the window are logged as one count.
+        "UNAUTHENTICATED_LIMIT": env.get("NRM_UNAUTHENTICATED_LIMIT", "60 per minute"),
+        "AUDIT_REFUSAL_WINDOW": float(env.get("NRM_AUDIT_REFUSAL_WINDOW", "60")),
         #: Seconds between sequencer runs in each process; 0 runs it only from `nrm-api audit sequence`.
         "AUDIT_SEQUENCER_INTERVAL": float(env.get("NRM_AUDIT_SEQUENCER_INTERVAL", "1")),
         "REDIS_URL": env.get("NRM_REDIS_URL") or None,

@@ -3,7 +3,8 @@
 Beside the workers run one sequencer process (``nrm-api audit sequence --loop``) and one webhook
 deliverer (``nrm-api webhooks deliver --loop``): workers only insert audit events and outbox rows,
 and a single process gives the events positions in batches. Several nodes may each
-run one; the advisory lock lets one work at a time.
+run one; the sequencer's lock row lets one work at a time. Only the sequencer process gets
+``NRM_SEQUENCER_DATABASE_URL``: the web workers never hold the credentials that give positions.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def run(host: str, port: int, workers: int, threads: int = THREADS) -> None:
     """Serve on ``host:port`` until interrupted, with the sequencer process beside the workers."""
     sequencer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "audit", "sequence", "--loop",  # noqa: S603
                                   SEQUENCER_SECONDS])
+    os.environ.pop("NRM_SEQUENCER_DATABASE_URL", None)  # for the sequencer alone: not the deliverer, not the web
     deliverer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "webhooks", "deliver", "--loop",  # noqa: S603
                                   DELIVERER_SECONDS])
     os.environ["NRM_AUDIT_SEQUENCER_INTERVAL"] = "0"  # the workers leave sequencing to that process

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from flask import Flask
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,10 @@ class Worker:
         if self.thread is not None:
             self.thread.join(timeout)
 
+    def engine(self) -> Engine | None:
+        """The engine to work on; ``None``: the app's."""
+        return None
+
     def _loop(self) -> None:
         while not self.stopping.is_set():
             if self.wake.wait(self.interval):
@@ -81,7 +86,7 @@ class Worker:
         with self.app.app_context():
             from .extensions import db
 
-            session = Session(db.engine)
+            session = Session(self.engine() or db.engine)
             try:
                 return self.work(session)
             except Exception as error:  # noqa: BLE001 - the thread must survive; the queue keeps the work

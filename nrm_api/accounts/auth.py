@@ -17,6 +17,7 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError, RevokedTokenError
 from flask_smorest import Blueprint
 
+from ..audit import refusals
 from ..audit import service as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
@@ -81,7 +82,11 @@ def authenticate(permission: Permission) -> Actor:
         verify_jwt_in_request()
     except (JWTExtendedException, pyjwt.PyJWTError) as error:
         reason = _reason(error)
-        audit.record_refusal(request_actor(), AuditAction.REQUEST_AUTHENTICATE, reason=reason, resource=resource)
+        wait = refusals.retry_after()  # a flood is limited per address and logged as counts
+        refusals.record(request_actor(), AuditAction.REQUEST_AUTHENTICATE, reason=reason, resource=resource)
+        if wait is not None:
+            raise Problem(429, "rate-limited", "Too Many Requests", "too many unauthenticated requests from here",
+                          headers={"Retry-After": str(wait)}) from None
         challenge = "Bearer" if reason == "missing_token" else 'Bearer error="invalid_token"'
         raise Problem(401, "invalid-token", "Unauthorized", _DETAILS[reason],
                       headers={"WWW-Authenticate": challenge}) from None

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..accounts.permissions import Permission
-from ..errors import NotFoundError
+from ..errors import InvalidError, NotFoundError
 from ..extensions import db
 from . import log as audit_log
 from . import notes, queries, service
 from .actor import Actor
-from .models import AuditCheckpoint
+from .models import AuditCheckpoint, AuditEvent, AuditLeaf
 from .tree import StoredTree
 from .verify import Report
 
 MAX_CHECKPOINTS = 1000
+EVENT_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def _audited(actor: Actor, permission: Permission, resource: str) -> None:
@@ -63,10 +65,10 @@ def list_checkpoints(actor: Actor, limit: int = 100) -> dict[str, Any]:
     """The newest checkpoints and the key to verify them with."""
     query = select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(min(limit, MAX_CHECKPOINTS))
     items = list(db.session.scalars(query))
-    signer = audit_log.signer()
-    keys = [notes.verifier_key(signer.origin, audit_log.public_key(key)) for key in audit_log.public_keys()]
+    origin = audit_log.log_origin(db.session)
+    keys = [notes.verifier_key(origin, audit_log.public_key(key)) for key in audit_log.public_keys()]
     _audited(actor, Permission.AUDIT_READ, "audit:checkpoints")
-    return {"origin": signer.origin, "verifier_keys": keys, "items": items}
+    return {"origin": origin, "verifier_keys": keys, "items": items}
 
 
 def verify(actor: Actor) -> Report:
@@ -100,3 +102,24 @@ def consistency_proof(actor: Actor, old: int, new: int) -> dict[str, Any]:
     proof = StoredTree(db.session, new).consistency_proof(old, new)
     _audited(actor, Permission.AUDIT_READ, f"audit:consistency:{old}:{new}")
     return {"old": old, "new": new, "proof": proof}
+
+
+def locate_event(actor: Actor, event: str) -> dict[str, Any]:
+    """Where the event whose bytes hash to ``event`` (a receipt's ``event``) stands in the log."""
+    resource = f"audit:event:{event[:64]}"
+    if not EVENT_HASH.fullmatch(event):
+        service.record_refusal(actor, Permission.AUDIT_READ, reason="invalid_hash", resource=resource)
+        raise InvalidError("an event is named by the lowercase hex SHA-256 of its bytes",
+                           errors={"path": {"event": ["64 lowercase hexadecimal digits"]}})
+    found = db.session.execute(
+        select(AuditEvent.id, AuditLeaf.seq).outerjoin(AuditLeaf, AuditLeaf.event_id == AuditEvent.id)
+        .where(AuditEvent.sha256 == event).order_by(AuditLeaf.seq.is_(None), AuditLeaf.seq).limit(1)).first()
+    if found is None:
+        service.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=resource)
+        raise NotFoundError("no committed event has these bytes")
+    seq = found.seq
+    covered = seq is not None and (db.session.scalar(select(func.max(AuditCheckpoint.tree_size))) or 0) > seq
+    status = "pending" if seq is None else "checkpointed" if covered else "sequenced"
+    _audited(actor, Permission.AUDIT_READ, resource)
+    return {"event": event, "status": status, "seq": seq,
+            "proof": f"/api/v1/audit/events/{seq}/proof" if covered else None}

@@ -26,16 +26,15 @@ def sequence(checkpoint: bool, interval: float | None) -> None:
     """Give queued events their positions and sign a checkpoint when due, once, in the foreground."""
     from flask import current_app
 
-    from ..extensions import db
     from . import log, sequencer
-    from .background import Background
+    from .background import Background, engine
 
     if interval is not None:
         if interval <= 0:
             raise click.ClickException("--loop needs a positive number of seconds")
         Background(current_app._get_current_object(), interval).run_forever()  # type: ignore[attr-defined]
         return
-    session = Session(db.engine)
+    session = Session(engine())
     try:
         count = sequencer.run(session, log.signer(), force_checkpoint=checkpoint)
         latest = sequencer.latest_checkpoint(session)

@@ -8,18 +8,19 @@ from contextlib import closing
 from typing import IO, Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from ..crypto.keyring import Keyring
 from ..crypto.signatures import public_key_bytes
-from . import bundle, sequencer
+from . import bundle, origin, sequencer
 from .models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditQueue
 from .tree import StoredTree
 from .verify import Entry, Report, verify
 
 #: The columns an auditor filters on, each checked against the hashed bytes.
-COLUMNS = ("actor", "agency", "action", "resource", "outcome", "reason", "request_id", "client_address", "fields")
+COLUMNS = ("actor", "agency", "action", "resource", "outcome", "reason", "request_id", "client_address", "fields",
+           "count")
 
 
 class ColumnMismatch(Exception):
@@ -32,9 +33,14 @@ class ColumnMismatch(Exception):
 
 
 def signer() -> sequencer.Signer:
-    """The log's signer in the current app."""
+    """The log's signer in the current app, with the configured origin (the sequencer keeps the stored one)."""
     ring: Keyring = current_app.extensions["nrm_keyring"]
     return sequencer.Signer(current_app.config["AUDIT_ORIGIN"], ring.signing_key)
+
+
+def log_origin(session: Session) -> str:
+    """The origin the log was created with, which checkpoints and positions are verified against."""
+    return origin.current(session, current_app.config["AUDIT_ORIGIN"])
 
 
 def public_keys() -> list[dict[str, str]]:
@@ -83,21 +89,41 @@ def checkpoint_notes(session: Session) -> list[str]:
 
 def verify_live(session: Session) -> Report:
     """Verify the stored log, its columns included."""
-    sign = signer()
     trusted = [public_key(key) for key in public_keys()]
     try:
         with closing(entries(session, check_columns=True)) as stream:
-            report = verify(stream, checkpoint_notes(session), sign.origin, trusted)
+            report = verify(stream, checkpoint_notes(session), log_origin(session), trusted)
     except ColumnMismatch as mismatch:
         report = Report(False, mismatch.seq, None, first_invalid_seq=mismatch.seq, problem="altered",
                         detail=str(mismatch))
     report.extra["pending"] = int(session.scalar(select(func.count()).select_from(AuditQueue)) or 0)
+    return _account_for_every_event(session, report)
+
+
+#: How many unaccounted events a report names (by hash); the count is always whole.
+NAMED_UNSEQUENCED = 20
+
+
+def _account_for_every_event(session: Session, report: Report) -> Report:
+    """Fail the report for any committed event with neither a position nor a queue entry: one made to vanish."""
+    lost = (select(AuditEvent.sha256)
+            .where(~exists().where(AuditLeaf.event_id == AuditEvent.id),
+                   ~exists().where(AuditQueue.event_id == AuditEvent.id)))
+    count = int(session.scalar(select(func.count()).select_from(lost.subquery())) or 0)
+    report.extra["unsequenced"] = count
+    if count:
+        named = list(session.scalars(lost.order_by(AuditEvent.id).limit(NAMED_UNSEQUENCED)))
+        report.extra["unsequenced_events"] = named
+        if report.valid:
+            report.valid, report.problem = False, "unsequenced"
+            report.detail = (f"{count} committed event(s) have neither a position nor a queue entry: "
+                             "their queue entries were removed before they were sequenced")
     return report
 
 
 def export_bundle(session: Session, out: IO[str]) -> int:
     """Write the whole log as a bundle; return the number of events."""
-    return bundle.write(out, signer().origin, public_keys(), checkpoint_notes(session), entries(session))
+    return bundle.write(out, log_origin(session), public_keys(), checkpoint_notes(session), entries(session))
 
 
 def inclusion(session: Session, seq: int, tree_size: int | None = None) -> dict[str, Any] | None:
@@ -111,5 +137,5 @@ def inclusion(session: Session, seq: int, tree_size: int | None = None) -> dict[
         return None
     event = session.get(AuditEvent, leaf.event_id)
     proof = StoredTree(session, checkpoint.tree_size).inclusion_proof(seq, checkpoint.tree_size)
-    return {"seq": seq, "tree_size": checkpoint.tree_size, "leaf_hash": leaf.leaf_hash, "proof": proof,
-            "checkpoint": checkpoint.note, "event": event.body if event else b""}
+    return {"seq": seq, "leaf_index": seq, "tree_size": checkpoint.tree_size, "leaf_hash": leaf.leaf_hash,
+            "proof": proof, "checkpoint": checkpoint.note, "event": event.body if event else b""}

@@ -44,8 +44,10 @@ class AuditEvent(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     #: RFC 8785 canonical JSON of the event: what the log hashes.
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    #: Lowercase hex SHA-256 of ``body``.
-    sha256: Mapped[str] = mapped_column(String(64))
+    #: Lowercase hex SHA-256 of ``body``: what a receipt names (``event``), looked up by auditors.
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    #: How many like refusals one aggregated event stands for; null for a single access.
+    count: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditLeaf(Base):
@@ -92,3 +94,39 @@ class AuditQueue(Base):
     __tablename__ = "audit_queue"
 
     event_id: Mapped[int] = mapped_column(ForeignKey("audit_events.id"), primary_key=True, autoincrement=False)
+
+
+class AuditLog(Base):
+    """The log's identity, one row, fixed when the log is created: its origin never follows the configuration."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    #: The C2SP origin line of every checkpoint and position signature of this log.
+    origin: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditSequencerLock(Base):
+    """One row the sequencer locks for its run; only the sequencer's role may lock it (PostgreSQL)."""
+
+    __tablename__ = "audit_sequencer_lock"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+
+
+class AuditRefusalTally(Base):
+    """Unauthenticated refusals of one address, action and reason since ``window_started_at``, not yet logged.
+
+    The first of a window is logged at once; the repeats only counted here, then logged as one
+    event carrying ``count`` when the next one comes after the window or a later refusal sweeps it.
+    """
+
+    __tablename__ = "audit_refusal_tallies"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(index=True)
+    #: Repeats after the first, which was logged on its own.
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -19,7 +19,7 @@ from .models import AuditEvent, AuditLeaf
 
 FILTERS = ("actor", "agency", "action", "resource", "outcome")
 EXPORT_COLUMNS = ("seq", "occurred_at", "actor", "agency", "action", "resource", "fields", "outcome", "reason",
-                  "request_id", "client_request_id", "client_address", "sha256")
+                  "request_id", "client_request_id", "client_address", "sha256", "count")
 MAX_LIMIT = 1000
 
 
@@ -70,7 +70,12 @@ def row(event: AuditEvent, seq: int | None) -> dict[str, Any]:
             "action": event.action, "resource": event.resource, "fields": list(event.fields),
             "outcome": event.outcome, "reason": event.reason, "request_id": event.request_id,
             "client_request_id": event.client_request_id,
-            "client_address": event.client_address, "sha256": event.sha256}
+            "client_address": event.client_address, "sha256": event.sha256, "count": event.count}
+
+
+def position(session: Session, event_id: int) -> int | None:
+    """The log position of the event stored as row ``event_id``, or ``None`` until it is sequenced."""
+    return session.scalar(select(AuditLeaf.seq).where(AuditLeaf.event_id == event_id))
 
 
 def page(session: Session, filters: Mapping[str, Any], cursor: str | None, limit: int) -> Page:

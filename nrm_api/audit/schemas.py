@@ -53,6 +53,8 @@ class EventSchema(ma.Schema):
     client_request_id = ma.fields.String(allow_none=True)
     client_address = ma.fields.String(allow_none=True)
     sha256 = ma.fields.String(metadata={"description": "SHA-256 of the event's exact bytes (hex)."})
+    count = ma.fields.Integer(allow_none=True, metadata={
+        "description": "How many like refusals this one event stands for (aggregated); null for one access."})
 
 
 class EventPageSchema(ma.Schema):
@@ -95,11 +97,26 @@ class VerifySchema(ma.Schema):
     head = ma.fields.Nested(VerifyHeadSchema, allow_none=True)
     first_invalid_seq = ma.fields.Integer(allow_none=True)
     problem = ma.fields.String(allow_none=True, metadata={
-        "description": "altered, removed, inserted, reordered, truncated or checkpoint"})
+        "description": "altered, removed, inserted, reordered, truncated, checkpoint or unsequenced"})
     detail = ma.fields.String(allow_none=True)
     checkpoints_checked = ma.fields.Integer()
     invalid_checkpoint = ma.fields.Integer(allow_none=True)
     pending = ma.fields.Integer(metadata={"description": "Committed events still waiting for a position."})
+    unsequenced = ma.fields.Integer(metadata={
+        "description": "Committed events with neither a position nor a queue entry (any makes the log invalid)."})
+    unsequenced_events = ma.fields.List(ma.fields.String(), metadata={
+        "description": "The SHA-256 (hex) of the first of them."})
+
+
+class EventLocationSchema(ma.Schema):
+    """Where an event named by its hash stands: waiting for a position, sequenced, or provable."""
+
+    event = ma.fields.String(metadata={"description": "The SHA-256 (hex) of the event's bytes, as in a receipt."})
+    status = ma.fields.String(metadata={"enum": ["pending", "sequenced", "checkpointed"], "description":
+                              "pending: committed, no position yet; sequenced: a position, no checkpoint covers it "
+                              "yet; checkpointed: its inclusion proof is at `proof`."})
+    seq = ma.fields.Integer(allow_none=True, metadata={"description": "Its position in the log; null while pending."})
+    proof = ma.fields.String(allow_none=True, metadata={"description": "Path of its inclusion proof, once provable."})
 
 
 class ProofQuerySchema(ma.Schema):
@@ -113,6 +130,7 @@ class ProofSchema(ma.Schema):
     """An RFC 6962 inclusion proof of one position, verifiable offline against the checkpoint."""
 
     seq = ma.fields.Integer()
+    leaf_index = ma.fields.Integer(metadata={"description": "The leaf's index in the tree: its position, `seq`."})
     tree_size = ma.fields.Integer()
     event = ma.fields.Function(lambda p: _b64(p["event"]), metadata={"type": "string", "format": "byte",
                                "description": "The event's exact bytes."})

@@ -1,6 +1,7 @@
 """The sequencer: gives committed events gapless positions and signs checkpoints.
 
-One run is one transaction under a lock nobody waits for (a PostgreSQL advisory *try*-lock; on
+One run is one transaction under a lock nobody waits for (on PostgreSQL the one row of
+``audit_sequencer_lock``, taken with ``SKIP LOCKED``, which only the sequencer's role may lock; on
 SQLite the database's single writer): it takes queued events in the order their rows were drawn
 — just before each commit — appends them to the Merkle tree, signs each position, and, when due,
 signs a checkpoint after checking it is consistent with the previous one. A crash anywhere rolls
@@ -10,20 +11,20 @@ the whole run back.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..crypto.keyring import SigningKey
 from ..crypto.signatures import public_key_bytes
 from ..database import utcnow
-from . import merkle, notes
-from .models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditQueue
+from . import merkle, notes, origin
+from .models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditQueue, AuditSequencerLock
 from .tree import StoredTree
 
-LOCK_KEY = 0x6E726D5F6C6F67  # "nrm_log"
+LOCK_ROW = 1
 BATCH = 1000
 CHECKPOINT_EVERY = 1000
 CHECKPOINT_AFTER = timedelta(seconds=60)
@@ -69,6 +70,7 @@ def _run_once(session: Session, signer: Signer, force_checkpoint: bool) -> int |
         if not _lock(session):
             session.rollback()
             return None
+        signer = replace(signer, origin=origin.fix(session, signer.origin))
         done = _sequence_batch(session, signer)
         _checkpoint_if_due(session, signer, force_checkpoint)
         session.commit()
@@ -79,9 +81,11 @@ def _run_once(session: Session, signer: Signer, force_checkpoint: bool) -> int |
 
 
 def _lock(session: Session) -> bool:
+    """Take the run's lock, or say another run holds it; a role without the grant gets permission denied."""
     if session.get_bind().dialect.name != "postgresql":
         return True
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": LOCK_KEY}).scalar())
+    query = select(AuditSequencerLock.id).where(AuditSequencerLock.id == LOCK_ROW).with_for_update(skip_locked=True)
+    return session.scalar(query) is not None
 
 
 def _sequence_batch(session: Session, signer: Signer) -> int:

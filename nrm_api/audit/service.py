@@ -35,12 +35,16 @@ def record(
     fields: Iterable[str] = (),
     reason: str | None = None,
     session: Session | None = None,
+    count: int | None = None,
 ) -> AuditEvent:
-    """Add an event to the current transaction: it commits, or fails, with what it records."""
+    """Add an event to the current transaction: it commits, or fails, with what it records.
+
+    ``count`` makes it stand for that many like refusals (aggregated); it is hashed with the rest.
+    """
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     now = utcnow()
-    content = {
+    content: dict[str, object] = {
         "occurred_at": now.isoformat(timespec="microseconds"),
         "actor": actor.subject,
         "agency": actor.agency,
@@ -53,11 +57,14 @@ def record(
         "client_request_id": actor.client_request_id,
         "client_address": actor.address,
     }
+    if count is not None:  # only aggregates carry it: every other event keeps its bytes
+        content["count"] = count
     body = canonical(content)
     audit_event = AuditEvent(
         occurred_at=now, actor=actor.subject, agency=actor.agency, action=str(action), resource=resource,
         fields=content["fields"], outcome=outcome, reason=reason, request_id=actor.request_id,
         client_request_id=actor.client_request_id, client_address=actor.address, body=body, sha256=sha256_hex(body),
+        count=count,
     )
     (session or db.session).info.setdefault(PENDING, []).append(audit_event)
     return audit_event

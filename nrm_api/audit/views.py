@@ -15,6 +15,7 @@ from .schemas import (
     CheckpointListSchema,
     ConsistencyQuerySchema,
     ConsistencySchema,
+    EventLocationSchema,
     EventPageQuerySchema,
     EventPageSchema,
     ExportQuerySchema,
@@ -65,6 +66,14 @@ def checkpoints() -> Any:
 def verify() -> Any:
     """Verify the whole log: every position, column, root and checkpoint."""
     return auditor.verify(current_actor()).as_dict()
+
+
+@blp.route("/events/by-hash/<string:event>", methods=["GET"])
+@requires(Permission.AUDIT_READ)
+@blp.response(200, EventLocationSchema)
+def by_hash(event: str) -> Any:
+    """Find an event by the SHA-256 of its bytes (a receipt's `event`): its position once sequenced."""
+    return auditor.locate_event(current_actor(), event)
 
 
 @blp.route("/events/<int:position>/proof", methods=["GET"])

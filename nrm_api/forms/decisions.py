@@ -106,7 +106,7 @@ def _changed(actor: Actor, form: Form, action: Permission, payload: bytes, field
     event = audit.record(actor, action, "allowed", resource=f"form:{form.id}", fields=fields)
     audit.write_now(db.session)
     reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
-                        "receipt": receipt(form.id, form.version, payload, event.id)}, {"ETag": etag(form)})
+                        "receipt": receipt(form.id, form.version, payload, event.sha256)}, {"ETag": etag(form)})
     db.session.commit()
     return reply
 

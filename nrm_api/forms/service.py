@@ -68,9 +68,13 @@ def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
     return raw
 
 
-def receipt(record: str, version: int, payload: bytes, audit_event_id: int) -> str:
-    """The service's signed receipt of an accepted write."""
-    claims = {"record": record, "version": version, "sha256": sha256_hex(payload), "audit_seq": audit_event_id,
+def receipt(record: str, version: int, payload: bytes, event: str) -> str:
+    """The service's signed receipt of an accepted write; ``event`` is the SHA-256 of its audit event's bytes.
+
+    No log position: it is given only after the commit, by the sequencer. An auditor finds it with
+    ``GET /audit/events/by-hash/{event}`` and proves it with ``/audit/events/{position}/proof``.
+    """
+    claims = {"record": record, "version": version, "sha256": sha256_hex(payload), "event": event,
               "iat": int(datetime.now(UTC).timestamp())}
     return sign_service(canonical(claims), store.keyring().signing_key, RECEIPT_TYPE)
 
@@ -99,7 +103,7 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
                          fields=split(raw)[1].keys())
     audit.write_now(db.session)
     reply = Reply(201, {"id": form.id, "version": 1, "status": form.status,
-                        "receipt": receipt(form.id, 1, payload, event.id),
+                        "receipt": receipt(form.id, 1, payload, event.sha256),
                         "possible_duplicates": _duplicates(actor, form.id, indexes)},
                   {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form)})
     return idempotency.commit_with(actor, attempt, reply)
@@ -206,7 +210,7 @@ def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
                          fields=split(raw)[1].keys())
     audit.write_now(db.session)
     reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
-                        "receipt": receipt(form.id, form.version, payload, event.id)}, {"ETag": etag(form)})
+                        "receipt": receipt(form.id, form.version, payload, event.sha256)}, {"ETag": etag(form)})
     db.session.commit()
     return reply
 

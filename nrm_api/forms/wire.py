@@ -16,7 +16,8 @@ class FormWrittenSchema(ma.Schema):
     version = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True)
     receipt = ma.fields.String(required=True, metadata={
-        "description": "Compact JWS by the service key: {record, version, sha256, audit_seq, iat}."})
+        "description": "Compact JWS by the service key: {record, version, sha256, event, iat}; "
+                       "`event` is the SHA-256 (hex) of the audit event's bytes."})
     possible_duplicates = ma.fields.List(ma.fields.Dict(), metadata={
         "description": "Forms of your agency that may be the same person (by blind index)."})
 

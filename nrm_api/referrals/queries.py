@@ -10,6 +10,7 @@ from .. import paging
 from ..accounts.permissions import Permission
 from ..audit import service as audit
 from ..audit.actor import Actor
+from ..audit.queries import position
 from ..database import utcnow
 from ..extensions import db
 from ..forms import store
@@ -99,7 +100,7 @@ def history(actor: Actor, referral_id: str) -> dict[str, Any]:
 def _event(event: ReferralEvent, body: dict[str, Any] | None) -> dict[str, Any]:
     shown: dict[str, Any] = {"sequence": event.sequence, "status": event.status, "actor": event.actor,
                              "agency": event.agency_id, "at": event.created_at.isoformat(), "kid": event.signed_kid,
-                             "audit_seq": event.audit_event_id}
+                             "audit_seq": position(db.session, event.audit_event_id)}
     if body is None:
         return {**shown, "body": None, "signature": None, "sha256": None, "withheld": list(WITHHELD_EVENT)}
     return {**shown, "body": body, "signature": event.signature, "sha256": event.sha256, "withheld": []}

@@ -82,7 +82,8 @@ class ReferralWrittenSchema(ma.Schema):
     id = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
     receipt = ma.fields.String(required=True, metadata={
-        "description": "Compact JWS by the service key: {record, version, sha256, audit_seq, iat}."})
+        "description": "Compact JWS by the service key: {record, version, sha256, event, iat}; "
+                       "`event` is the SHA-256 (hex) of the audit event's bytes."})
 
 
 class ReferralPageSchema(ma.Schema):
@@ -115,7 +116,8 @@ class HistoryEventSchema(ma.Schema):
     kid = ma.fields.String(required=True)
     sha256 = ma.fields.String(required=True, allow_none=True, metadata={
         "description": "Hex SHA-256 of the canonical body; null when the body is withheld."})
-    audit_seq = ma.fields.Integer(required=True)
+    audit_seq = ma.fields.Integer(required=True, allow_none=True, metadata={
+        "description": "The audit event's position in the log; null until sequenced."})
     withheld = ma.fields.List(ma.fields.String(), required=True, metadata={"description": (
         "`[\"body\", \"signature\", \"sha256\"]` when your agency may no longer read the form (its "
         "referral is over, consent was withdrawn) or the form was shredded: the body is not opened, and "

@@ -99,7 +99,7 @@ def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     audit.write_now(db.session)
     _event(referral, form, "requested", actor, raw, signed, event.id)
     reply = Reply(201, {"id": referral.id, "status": referral.status,
-                        "receipt": receipt(referral.id, 1, payload, event.id)},
+                        "receipt": receipt(referral.id, 1, payload, event.sha256)},
                   {"Location": f"/api/v1/referrals/{referral.id}", "ETag": etag(referral)})
     return idempotency.commit_with(actor, attempt, reply)
 
@@ -208,7 +208,7 @@ def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | Non
     event = _apply(referral, data["status"], actor, action, f"status:{data['status']}")
     _event(referral, form, data["status"], actor, raw, signed, event.id)
     reply = Reply(200, {"id": referral.id, "status": referral.status,
-                        "receipt": receipt(referral.id, referral.revision, payload, event.id)},
+                        "receipt": receipt(referral.id, referral.revision, payload, event.sha256)},
                   {"ETag": etag(referral)})
     db.session.commit()
     return reply

@@ -83,7 +83,7 @@ def _written(actor: Actor, transfer: Transfer, payload: bytes, status: int, kind
     event = audit.record(actor, ACTION, "allowed", resource=f"transfer:{transfer.id}", reason=transfer.status)
     outbox.emit([transfer.from_agency, transfer.to_agency], kind, f"transfer:{transfer.id}", transfer.status)
     audit.write_now(db.session)
-    body = {**shape(transfer), "receipt": receipt(transfer.id, transfer.revision, payload, event.id)}
+    body = {**shape(transfer), "receipt": receipt(transfer.id, transfer.revision, payload, event.sha256)}
     reply = Reply(status, body, {"Location": f"/api/v1/transfers/{transfer.id}", "ETag": etag(transfer)})
     db.session.commit()
     return reply

@@ -57,10 +57,11 @@ def test_the_app_role_may_not_change_the_log(backend: str, statement: str) -> No
 
 
 @pytest.mark.usefixtures("sequenced")
-def test_the_app_role_may_write_events_and_run_the_sequencer(backend: str) -> None:
+def test_the_app_role_writes_events_and_the_sequencer_role_sequences_them(backend: str) -> None:
     if backend != "postgresql":
         pytest.skip("roles and grants exist on PostgreSQL only")
     db.session.execute(text("SET ROLE nrm_app"))  # undone with the test's transaction
     create_agency()
+    db.session.execute(text("SET ROLE nrm_sequencer"))
     assert sequencer.run(db.session, audit_log.signer(), force_checkpoint=True) == 1
-    assert db.session.execute(text("SELECT current_user")).scalar() == "nrm_app"
+    assert db.session.execute(text("SELECT current_user")).scalar() == "nrm_sequencer"

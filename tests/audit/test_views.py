@@ -42,7 +42,7 @@ def test_auditors_filter_and_page_through_the_log(client: FlaskClient, auditor: 
     assert len(one) == 1
     assert one[0]["seq"] is not None
     assert set(one[0]) == {"seq", "occurred_at", "actor", "agency", "action", "resource", "fields", "outcome",
-                           "reason", "request_id", "client_request_id", "client_address", "sha256"}
+                           "reason", "request_id", "client_request_id", "client_address", "sha256", "count"}
 
 
 def test_time_filters_and_bad_queries(client: FlaskClient, auditor: dict[str, str]) -> None:

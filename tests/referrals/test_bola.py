@@ -22,6 +22,7 @@ from nrm_api.accounts.models import ROLES
 from nrm_api.accounts.permissions import role_allows
 from nrm_api.audit import log as audit_log
 from nrm_api.audit import sequencer
+from nrm_api.audit.models import AuditEvent, AuditLeaf
 from nrm_api.extensions import db
 from nrm_api.webhooks.models import WebhookDelivery
 from tests.conftest import bearer, create_user, login_token
@@ -63,6 +64,7 @@ ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ("PATCH", "/api/v1/agencies/<agency_id>/services/<service_code>"): ("agency", OWN_AGENCY),
     ("PUT", "/api/v1/agencies/<agency_id>/address"): ("agency", OWN_AGENCY),
     ("GET", "/api/v1/audit/events/<int:position>/proof"): ("position", EVERYONE),
+    ("GET", "/api/v1/audit/events/by-hash/<string:event>"): ("event", EVERYONE),
     ("POST", "/api/v1/webhooks/deliveries/<delivery_id>/retry"): ("delivery", OWN_ONLY),
 }
 
@@ -114,6 +116,8 @@ def _world(client: FlaskClient) -> World:
         "transfer": dict.fromkeys(RELATIONS, transfer),
         "agency": dict.fromkeys(RELATIONS, author.id),
         "position": dict.fromkeys(RELATIONS, "1"),
+        "event": dict.fromkeys(RELATIONS, db.session.scalars(select(AuditEvent.sha256).join(
+            AuditLeaf, AuditLeaf.event_id == AuditEvent.id)).first()),
         "delivery": dict.fromkeys(RELATIONS, delivery),
     }
     world = World({relation: a.id for relation, a in by_relation.items()}, objects)
