@@ -19,8 +19,8 @@ from .tree import StoredTree
 from .verify import Entry, Report, verify
 
 #: The columns an auditor filters on, each checked against the hashed bytes.
-COLUMNS = ("actor", "agency", "action", "resource", "outcome", "reason", "request_id", "client_address", "fields",
-           "count")
+COLUMNS = ("actor", "agency", "action", "resource", "outcome", "reason", "request_id", "client_request_id",
+           "client_address", "fields", "count")
 
 
 class ColumnMismatch(Exception):
