@@ -75,25 +75,30 @@ def test_every_response_carries_a_request_id(client: FlaskClient) -> None:
 def test_the_audit_event_holds_the_services_request_id_and_the_clients_beside_it(client: FlaskClient) -> None:
     from tests.conftest import last_event
 
-    answer = client.get("/api/v1/agencies", headers={"X-Request-Id": "trace-42"})
+    # each from an address of its own: repeated refusals from one address are logged as one count
+    answer = client.get("/api/v1/agencies", headers={"X-Request-Id": "trace-42"},
+                        environ_base={"REMOTE_ADDR": "192.0.2.1"})
     event = last_event()
     first = event.request_id
     assert (first, event.client_request_id) == (answer.headers["X-Request-Id"], "trace-42")
     assert json.loads(event.body)["client_request_id"] == "trace-42"
     # Another request naming the same id does not take over the first one's id in the log.
-    again = client.get("/api/v1/agencies", headers={"X-Request-Id": "trace-42"})
+    again = client.get("/api/v1/agencies", headers={"X-Request-Id": "trace-42"},
+                       environ_base={"REMOTE_ADDR": "192.0.2.2"})
     assert last_event().request_id == again.headers["X-Request-Id"] != first
 
 
 def test_a_hostile_client_request_id_is_bounded_and_sanitised(client: FlaskClient) -> None:
     from tests.conftest import last_event
 
-    client.get("/api/v1/agencies", headers={"X-Request-Id": "<script>" + "x" * 300})
+    # each from an address of its own: repeated refusals from one address are logged as one count
+    client.get("/api/v1/agencies", headers={"X-Request-Id": "<script>" + "x" * 300},
+               environ_base={"REMOTE_ADDR": "192.0.2.3"})
     kept = last_event().client_request_id
     assert kept == "_script_" + "x" * 120
-    client.get("/api/v1/agencies", headers={"X-Request-Id": "a b\tc\"d'e;f"})
+    client.get("/api/v1/agencies", headers={"X-Request-Id": "a b\tc\"d'e;f"}, environ_base={"REMOTE_ADDR": "192.0.2.4"})
     assert last_event().client_request_id == "a_b_c_d_e_f"
-    client.get("/api/v1/agencies")
+    client.get("/api/v1/agencies", environ_base={"REMOTE_ADDR": "192.0.2.5"})
     assert last_event().client_request_id is None
 
 
