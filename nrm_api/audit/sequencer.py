@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..crypto.keyring import SigningKey
@@ -89,6 +89,9 @@ def _lock(session: Session) -> bool:
 
 
 def _sequence_batch(session: Session, signer: Signer) -> int:
+    # a queue entry for an event that already has a position (the web role may insert entries) is
+    # dropped, not sequenced twice: one stray row must not stop the log
+    session.execute(delete(AuditQueue).where(exists().where(AuditLeaf.event_id == AuditQueue.event_id)))
     queued = session.execute(
         select(AuditQueue.event_id, AuditEvent.body).join(AuditEvent, AuditEvent.id == AuditQueue.event_id)
         .order_by(AuditQueue.event_id).limit(BATCH)

@@ -70,6 +70,22 @@ def test_the_web_role_cannot_run_the_sequencer_nor_stall_it_with_the_old_advisor
     assert sequencer.run(db.session, audit_log.signer()) >= 2
 
 
+def test_a_queue_entry_for_a_sequenced_event_does_not_stop_the_sequencer(app: Flask, backend: str) -> None:
+    add_events(2, label="once")
+    sequence(checkpoint=True)
+    again = audit_events(resource="once:0")[0]
+    if backend == "postgresql":
+        db.session.execute(text("SET ROLE nrm_app"))  # the web role may insert queue entries
+    db.session.add(AuditQueue(event_id=again.id))
+    db.session.flush()
+    if backend == "postgresql":
+        db.session.execute(text("RESET ROLE"))
+    add_events(1, label="after")
+    assert sequence(checkpoint=True) == 1
+    report = audit_log.verify_live(db.session)
+    assert report.valid and report.extra["pending"] == 0, report.as_dict()
+
+
 @pytest.mark.usefixtures("postgres")
 @pytest.mark.parametrize("statement", [
     "INSERT INTO audit_events (occurred_at, actor, action, fields, outcome, body, sha256) "
