@@ -39,8 +39,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "BASE_URL": base_url,
         #: The audit log's name in its checkpoints (C2SP origin line).
         "AUDIT_ORIGIN": env.get("NRM_AUDIT_ORIGIN", f"{urlsplit(base_url).netloc}/audit-log"),
-        #: Unauthenticated refusals per address before 429; repeats within the window are logged as one count.
-        "UNAUTHENTICATED_LIMIT": env.get("NRM_UNAUTHENTICATED_LIMIT", "60 per minute"),
+        #: Unauthenticated refusals per address in a window before 429; a window's repeats are logged as one count.
+        "UNAUTHENTICATED_LIMIT": int(env.get("NRM_UNAUTHENTICATED_LIMIT", "60")),
         "AUDIT_REFUSAL_WINDOW": float(env.get("NRM_AUDIT_REFUSAL_WINDOW", "60")),
         #: Seconds between sequencer runs in each process; 0 runs it only from `nrm-api audit sequence`.
         "AUDIT_SEQUENCER_INTERVAL": float(env.get("NRM_AUDIT_SEQUENCER_INTERVAL", "1")),

@@ -82,8 +82,8 @@ def authenticate(permission: Permission) -> Actor:
         verify_jwt_in_request()
     except (JWTExtendedException, pyjwt.PyJWTError) as error:
         reason = _reason(error)
-        wait = refusals.retry_after()  # a flood is limited per address and logged as counts
-        refusals.record(request_actor(), AuditAction.REQUEST_AUTHENTICATE, reason=reason, resource=resource)
+        # a flood is limited per address and logged as counts
+        wait = refusals.record(request_actor(), AuditAction.REQUEST_AUTHENTICATE, reason=reason, resource=resource)
         if wait is not None:
             raise Problem(429, "rate-limited", "Too Many Requests", "too many unauthenticated requests from here",
                           headers={"Retry-After": str(wait)}) from None

@@ -13,7 +13,7 @@ from ..accounts.permissions import Permission
 from ..errors import InvalidError, NotFoundError
 from ..extensions import db
 from . import log as audit_log
-from . import notes, queries, service
+from . import notes, queries, refusals, service
 from .actor import Actor
 from .models import AuditCheckpoint, AuditEvent, AuditLeaf
 from .tree import StoredTree
@@ -30,6 +30,7 @@ def _audited(actor: Actor, permission: Permission, resource: str) -> None:
 
 def list_events(actor: Actor, filters: Mapping[str, Any], cursor: str | None, limit: int) -> queries.Page:
     """A page of events matching ``filters``."""
+    refusals.flush_closed()
     result = queries.page(db.session, filters, cursor, limit)
     _audited(actor, Permission.AUDIT_READ, "audit:events")
     return result
@@ -37,6 +38,7 @@ def list_events(actor: Actor, filters: Mapping[str, Any], cursor: str | None, li
 
 def access_log(actor: Actor, resource: str, cursor: str | None, limit: int) -> queries.Page:
     """Every audited access to one record (``form:ID`` once forms exist)."""
+    refusals.flush_closed()
     result = queries.page(db.session, {"resource": resource}, cursor, limit)
     _audited(actor, Permission.AUDIT_READ, f"access-log:{resource}")
     return result
@@ -73,6 +75,7 @@ def list_checkpoints(actor: Actor, limit: int = 100) -> dict[str, Any]:
 
 def verify(actor: Actor) -> Report:
     """Verify the whole stored log."""
+    refusals.flush_closed()
     report = audit_log.verify_live(db.session)
     db.session.rollback()
     service.record(actor, Permission.AUDIT_VERIFY, "allowed", resource="audit:log",

@@ -7,14 +7,15 @@ from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from nrm_api.audit import log as audit_log
 from nrm_api.audit.models import AuditRefusalTally
 from nrm_api.database import utcnow
-from nrm_api.extensions import db, limiter
+from nrm_api.extensions import db
 from tests.audit.helpers import sequence
-from tests.conftest import audit_events, bearer
+from tests.audit.test_sequencer import _without_triggers
+from tests.conftest import audit_events, bearer, create_user, login_token
 
 ACTION = "request:authenticate"
 BAD = bearer("not.a.token")
@@ -36,7 +37,6 @@ def test_two_hundred_bad_tokens_are_limited_and_logged_as_one_count(app: Flask, 
     assert [(e.reason, e.count, e.client_address) for e in events] == [("invalid_token", None, "127.0.0.1")]
 
     _close_windows()
-    limiter.reset()
     assert client.get("/api/v1/forms", headers=BAD).status_code == 401
     events = audit_events(action=ACTION)[before:]
     assert [(e.reason, e.count) for e in events] == [("invalid_token", None), ("invalid_token", 200),
@@ -68,3 +68,29 @@ def test_reasons_and_addresses_are_counted_apart_and_closed_windows_are_swept(ap
     left = db.session.scalars(select(AuditRefusalTally.address)).all()
     assert left == ["192.0.2.7"]  # a new window for the last one; the others' closed windows are gone
     assert audit_log.verify_live(db.session).valid
+
+
+def test_an_auditor_reading_the_log_sees_every_closed_windows_count(app: Flask, client: FlaskClient) -> None:
+    auditor = bearer(login_token(client, create_user("auditor")))
+    for _ in range(5):
+        client.get("/api/v1/forms", headers=BAD, environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    _close_windows()
+    page = client.get(f"/api/v1/audit/events?action={ACTION}&limit=1000", headers=auditor).get_json()
+    counted = [item for item in page["items"] if item["client_address"] == "198.51.100.9" and item["count"]]
+    assert [item["count"] for item in counted] == [4]
+    assert db.session.scalars(select(AuditRefusalTally)).all() == []
+
+
+def test_a_forged_count_fails_verification(app: Flask, client: FlaskClient, backend: str) -> None:
+    for _ in range(4):
+        client.get("/api/v1/forms", headers=BAD)
+    _close_windows()
+    client.get("/api/v1/forms", headers=BAD)
+    aggregate = next(e for e in audit_events(action=ACTION) if e.count == 3)
+    sequence(checkpoint=True)
+    assert audit_log.verify_live(db.session).valid
+    _without_triggers(backend, "audit_events")
+    db.session.execute(text("UPDATE audit_events SET count = 1 WHERE id = :id"), {"id": aggregate.id})
+    report = audit_log.verify_live(db.session)
+    assert (report.valid, report.problem) == (False, "altered")
+    assert "count" in str(report.detail)
