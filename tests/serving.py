@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,12 +151,17 @@ def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
 
 
 @contextmanager
-def serve(backend: str, folder: Path, *, workers: int = 2, systems: int = 2) -> Iterator[Server]:
-    """Serve a new instance on ``backend`` until the block ends; the server is always stopped."""
+def serve(backend: str, folder: Path, *, workers: int = 2, systems: int = 2,
+          extra_env: Callable[[str], dict[str, str]] | None = None) -> Iterator[Server]:
+    """Serve a new instance on ``backend`` until the block ends; the server is always stopped.
+
+    ``extra_env`` gives more ``NRM_*`` settings from the new database's URL (e.g. other logins to it).
+    """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with database(backend, folder) as url:
         server = Server(base, url, _environment(folder, url, base), folder / "server.stderr")
+        server.env.update(extra_env(url) if extra_env else {})
         _principals(server, systems)
         with server.stderr.open("wb") as stderr:
             process = subprocess.Popen([NRM_API, "serve", "--port", str(port), "--workers", str(workers)],  # noqa: S603

@@ -6,6 +6,7 @@ queue entry, the trace of a queue entry made to vanish.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,10 +22,13 @@ from nrm_api import create_app
 from nrm_api.audit import background, sequencer
 from nrm_api.audit import log as audit_log
 from nrm_api.audit.models import AuditQueue
+from nrm_api.crypto.jose import verify_jwt
 from nrm_api.extensions import db
 from nrm_api.migrate import upgrade
 from tests.audit.helpers import add_events, sequence
 from tests.conftest import audit_events, create_agency, dispose, settings
+from tests.forms.helpers import adult
+from tests.serving import serve
 
 LOCK = "SELECT id FROM audit_sequencer_lock WHERE id = 1 FOR UPDATE SKIP LOCKED"
 
@@ -169,3 +173,56 @@ def test_the_sequencer_connects_as_its_own_role(deployment: dict[str, str], keyr
     finally:
         background.dispose(app)
         dispose(app)
+
+
+@pytest.fixture
+def logins(database_url: str) -> Iterator[tuple[str, str]]:
+    """Two login roles, a member of ``nrm_app`` (web) and one of ``nrm_sequencer``, dropped after."""
+    if make_url(database_url).get_backend_name() != "postgresql":
+        pytest.skip("roles and grants exist on PostgreSQL only")
+    suffix = uuid.uuid4().hex[:10]
+    web, seq = f"nrm_t_web_{suffix}", f"nrm_t_seq_{suffix}"
+    admin = create_engine(make_url(database_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE ROLE {web} LOGIN IN ROLE nrm_app"))
+        connection.execute(text(f"CREATE ROLE {seq} LOGIN IN ROLE nrm_sequencer"))
+    try:
+        yield web, seq
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP ROLE IF EXISTS {web}"))
+            connection.execute(text(f"DROP ROLE IF EXISTS {seq}"))
+        admin.dispose()
+
+
+def test_serve_gives_the_sequencer_role_to_its_sequencer_process_alone(logins: tuple[str, str],
+                                                                        tmp_path: Path) -> None:
+    web, seq = logins
+
+    def as_roles(url: str) -> dict[str, str]:
+        return {"NRM_DATABASE_URL": make_url(url).set(username=web).render_as_string(hide_password=False),
+                "NRM_SEQUENCER_DATABASE_URL": make_url(url).set(username=seq).render_as_string(hide_password=False)}
+
+    with serve("postgresql", tmp_path, workers=1, systems=1, extra_env=as_roles) as server:
+        receipt = server.sdk(0).submit_form(adult())["receipt"]  # the web role writes the form and its event
+        event = verify_jwt(receipt, server.sdk(0).jwks())[1]["event"]
+        engine = create_engine(server.database_url)
+        try:
+            position = None
+            deadline = time.monotonic() + 60
+            while position is None and time.monotonic() < deadline:
+                with engine.connect() as connection:
+                    position = connection.scalar(text(
+                        "SELECT l.seq FROM audit_leaves l JOIN audit_events e ON e.id = l.event_id "
+                        "WHERE e.sha256 = :event"), {"event": event})
+                    users = set(connection.scalars(text(
+                        "SELECT usename FROM pg_stat_activity WHERE datname = current_database()")))
+                time.sleep(0.2)
+        finally:
+            engine.dispose()
+        assert position is not None, "the sequencer process did not sequence the event"
+        assert seq in users and web in users
+        assert "run failed" not in server.server_errors()
+        verified = server.cli("audit", "verify")  # as the web role: it reads the whole log
+        assert verified.returncode == 0, verified.stderr
+        assert '"valid": true' in verified.stdout
