@@ -61,6 +61,10 @@ def test_no_canary_in_the_database_its_dump_or_the_logs(session_app: Flask, data
     _forms_of_canaries(session_app)
     with session_app.app_context():
         db.session.close()
+        # no connection of this process may be open on the files while they are read and closed:
+        # closing any descriptor drops the process's POSIX locks, and another process would then
+        # rebuild the WAL index under connections still using it
+        db.engine.dispose()
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         database = Path(str(url.database))
