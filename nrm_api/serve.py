@@ -23,7 +23,7 @@ SEQUENCER_SECONDS = "0.2"
 #: How often the webhook deliverer looks for due webhooks.
 DELIVERER_SECONDS = "1"
 #: Threads per worker (gthread): a connection that sends nothing holds a thread for at most a few
-#: seconds (gunicorn then parks it in its poller), never a whole worker as a sync worker would.
+#: seconds (gunicorn >= 25.2 then parks it in its poller), never a whole worker as a sync worker would.
 THREADS = 8
 #: gunicorn's timings, in seconds. ``timeout``: a worker whose main loop is silent this long is
 #: restarted; ``graceful_timeout``: on stop or reload, what requests and export streams in flight
@@ -40,10 +40,6 @@ class _Server(BaseApplication):  # type: ignore[misc]
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
-        if "control_socket_disable" in self.cfg.settings:
-            # gunicorn >= 25.1 opens a control socket at one path per user ($HOME/.gunicorn): a second
-            # server would take it over, and nothing here uses it
-            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         from . import create_app
@@ -62,6 +58,9 @@ def options(host: str, port: int, workers: int, threads: int = THREADS) -> dict[
         "accesslog": "-",
         "access_log_format": ACCESS_LOG_FORMAT,
         "limit_request_field_size": 16384,
+        # no control socket: gunicorn opens one at a single path per user ($HOME/.gunicorn), which a
+        # second server takes over, and nothing here uses it
+        "control_socket_disable": True,
     }
 
 
