@@ -86,7 +86,7 @@ def record_refusal(
 
 
 def write_now(session: Session) -> None:
-    """Insert the pending events now, so their ids can go into a receipt committed with them."""
+    """Insert the pending events now, so their row ids can go into records committed with them."""
     _write_pending(session)
 
 
