@@ -7,7 +7,7 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from .audit import service as audit
+from .audit import refusals
 from .audit.actions import AuditAction
 from .crypto.canonical import MAX_DEPTH, DuplicateMemberError, TooDeepError, loads_strict
 from .errors import Problem
@@ -34,10 +34,17 @@ def _assign_request_id() -> None:
 
 
 def _refuse(problem: Problem, reason: str) -> None:
-    """Audit a request refused before its view (and before authentication), then answer ``problem``."""
+    """Audit a request refused before its view (and before authentication), then answer ``problem``.
+
+    Logged like every unauthenticated refusal: a flood from one address is a count, and past the
+    limit the answer is 429.
+    """
     from .accounts.auth import request_actor  # the accounts package imports this module's app
 
-    audit.record_refusal(request_actor(), AuditAction.REQUEST_REFUSE, reason=reason)
+    wait = refusals.record(request_actor(), AuditAction.REQUEST_REFUSE, reason=reason, resource=None)
+    if wait is not None:
+        raise Problem(429, "rate-limited", "Too Many Requests", "too many refused requests from here",
+                      headers={"Retry-After": str(wait)})
     raise problem
 
 
