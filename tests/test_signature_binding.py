@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -135,3 +136,27 @@ def test_a_jti_used_on_one_node_is_refused_on_another(session_app: Flask, second
     elsewhere = second_node.test_client()
     _problem(_post(elsewhere, ngo, FORMS, body, signature, **{"Idempotency-Key": str(uuid.uuid4())}), 401,
              "signature-jti-reused")
+
+
+def test_one_signature_sent_at_once_to_two_nodes_creates_one_form(session_app: Flask, second_node: Flask) -> None:
+    with session_app.app_context():
+        ngo = agency(session_app.test_client())
+    token = ngo.sdk.token()
+    body = canonical(adult())
+    signature = sign_detached(body, ngo.private_jwk, "POST", FORMS)
+    answers: list[tuple[int, str]] = []
+    start = threading.Barrier(6)
+
+    def post(node: Flask) -> None:
+        start.wait()
+        response = node.test_client().post(FORMS, data=body, content_type="application/json", headers={
+            **bearer(token), "X-JWS-Signature": signature, "Idempotency-Key": str(uuid.uuid4())})
+        answers.append((response.status_code, (response.get_json() or {}).get("type", "")))
+
+    threads = [threading.Thread(target=post, args=(node,)) for node in (session_app, second_node) * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(status for status, _ in answers) == [201, 401, 401, 401, 401, 401]
+    assert all(kind == "urn:nrm:problem:signature-jti-reused" for status, kind in answers if status == 401)
