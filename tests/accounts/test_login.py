@@ -219,3 +219,18 @@ def test_malformed_login_bodies_are_422_problems(client: FlaskClient) -> None:
     assert "password" in str(response.get_json()["errors"])
     response = client.post(LOGIN, json={"username": "x", "password": "y", "extra": 1})
     assert response.status_code == 422
+
+
+def test_windows_nobody_touched_for_15_minutes_are_swept(app: object) -> None:
+    from datetime import timedelta
+
+    from nrm_api.accounts.throttle_store import _sweep
+    from nrm_api.database import utcnow
+
+    now = utcnow()
+    db.session.add_all([LoginThrottle(key="a" * 64, stamps=[], updated_at=now - timedelta(minutes=16)),
+                        LoginThrottle(key="b" * 64, stamps=[], updated_at=now - timedelta(minutes=14))])
+    db.session.commit()
+    _sweep(db.session, now.timestamp())
+    left = set(db.session.scalars(select(LoginThrottle.key).where(LoginThrottle.key.in_(["a" * 64, "b" * 64]))))
+    assert left == {"b" * 64}
