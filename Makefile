@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.audit
 	$(BIN)/python -m benchmarks.forms
 	$(BIN)/python -m benchmarks.referrals
+	$(BIN)/python -m benchmarks.accounts
 
 openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write
