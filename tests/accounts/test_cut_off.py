@@ -121,3 +121,24 @@ def test_a_token_without_the_version_claim_is_refused(client: FlaskClient) -> No
     forged: dict[str, Any] = {"sub": f"user:{user['username']}", "agency": user["agency"]}
     assert not _works(client, _forge(forged))
     assert _works(client, _forge({**forged, "ver": 0}))
+
+
+def test_the_check_on_every_request_is_one_query(client: FlaskClient) -> None:
+    from sqlalchemy import event
+
+    from nrm_api.extensions import db
+
+    client_id, private = create_client()
+    token = client_token(client, client_id, private)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert _works(client, token)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    checks = [sql for sql in statements if "revoked_tokens" in sql or "client_keys" in sql]
+    assert len(checks) == 1 and "clients" in checks[0]
