@@ -31,6 +31,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('login_throttle', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_login_throttle_updated_at'), ['updated_at'], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # the web role keeps the sign-in windows (0002's grant covered only the tables of its day)
+        op.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON login_throttle TO nrm_app")
     for table in ('users', 'clients'):
         op.add_column(table, sa.Column('token_version', sa.Integer(), server_default=sa.text('0'), nullable=False))
     # plain ALTER TABLE … DROP COLUMN (SQLite ≥ 3.35 too): no table rebuild, constraints stay as they are
