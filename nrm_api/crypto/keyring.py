@@ -1,8 +1,9 @@
 """The local keyring: the service's own keys, in one JSON file readable only by its owner.
 
 It holds versioned Ed25519 keys for access tokens and for the service's signatures (receipts,
-checkpoints), a key for sealing small secrets (TOTP seeds), and, for later use, versioned
-key-encryption keys and the blind-index key. Keys are identified by their RFC 7638 thumbprint.
+checkpoints), a key for sealing small secrets (TOTP seeds), versioned key-encryption keys (unless a
+PKCS#11 token holds them) and the blind-index key. Keys are identified by their RFC 7638 thumbprint.
+The file is refused if others may open it, and read again whenever it changes (``keyfile``).
 """
 
 from __future__ import annotations
