@@ -329,3 +329,41 @@ def test_a_key_read_before_its_rewrap_opens_after_its_old_kek_is_retired(app: Fl
         assert store.open_key(stale) == dek
     finally:
         ring.path.write_bytes(original)
+
+
+def test_a_rewrap_never_gives_a_form_shredded_meanwhile_its_key_back(fresh_app: Flask) -> None:
+    with fresh_app.app_context():
+        written = agency(fresh_app.test_client()).sdk.submit_form(adult())
+    shredding, go, errors = threading.Event(), threading.Event(), []
+
+    def shred_slowly() -> None:
+        with fresh_app.app_context():
+            key = db.session.get(FormKey, written["id"])
+            assert key is not None
+            key.wrapped_dek = None  # what `forms shred` writes; its row stays locked until the commit
+            db.session.flush()
+            shredding.set()
+            go.wait(timeout=30)
+            db.session.commit()
+
+    def rewrap() -> None:
+        with fresh_app.app_context():
+            try:
+                keys.rewrap(OPERATOR)
+            except Exception as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+    shredder = threading.Thread(target=shred_slowly)
+    shredder.start()
+    assert shredding.wait(timeout=30)
+    fresh_app.extensions["nrm_keyring"].rotate_kek()
+    rewrapper = threading.Thread(target=rewrap)
+    rewrapper.start()
+    time.sleep(0.5)  # let a rewrap that does not lock the rows read the key before the shred commits
+    go.set()
+    shredder.join(timeout=30)
+    rewrapper.join(timeout=30)
+    assert errors == []
+    with fresh_app.app_context():
+        key = db.session.get(FormKey, written["id"])
+        assert key is not None and key.wrapped_dek is None
