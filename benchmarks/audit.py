@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nrm_api.audit import bundle, merkle, notes, queries, sequencer, service
+from nrm_api.audit import bundle, events, merkle, notes, queries, sequencer
 from nrm_api.audit import log as audit_log
 from nrm_api.audit.actor import Actor
 from nrm_api.audit.models import AuditLeaf
@@ -55,7 +55,7 @@ def bench_sequencer(url: str) -> None:
             with app.app_context(), Session(db.engine) as session:
                 actor = Actor(f"user:bench-{number}", "moi", "caseworker", None, "127.0.0.1")
                 for n in range(PER_WRITER):
-                    service.record(actor, "bench:event", "allowed", resource=f"bench:{number}:{n}", session=session)
+                    events.record(actor, "bench:event", "allowed", resource=f"bench:{number}:{n}", session=session)
                     session.commit()
 
         def sequencing() -> None:
@@ -95,7 +95,7 @@ def bench_sequencer_capacity(app: object) -> None:
     with app.app_context(), Session(db.engine) as session:  # type: ignore[attr-defined]
         actor = Actor("user:bench-backlog", "moi", "caseworker", None, "127.0.0.1")
         for n in range(backlog):
-            service.record(actor, "bench:event", "allowed", resource=f"backlog:{n}", session=session)
+            events.record(actor, "bench:event", "allowed", resource=f"backlog:{n}", session=session)
             if n % 100 == 99:
                 session.commit()
         session.commit()

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config, errors, http
 from .accounts import tokens
 from .accounts.service import OAuthError
-from .audit import service as audit_service
+from .audit import events as audit_events
 from .audit.background import Background
 from .crypto.keyring import Keyring
 from .extensions import Api, db, jwt, limiter
@@ -32,7 +32,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     tokens.configure(app)
     db.init_app(app)
     app.extensions["nrm_audit_background"] = Background(app, app.config["AUDIT_SEQUENCER_INTERVAL"])
-    audit_service.install()
+    audit_events.install()
     app.extensions["nrm_webhook_worker"] = Worker(app, app.config["WEBHOOK_INTERVAL"], deliver.run, "nrm-webhooks")
     outbox.install()
     jwt.init_app(app)
@@ -53,8 +53,8 @@ def _register(app: Flask, api: Api) -> None:
     from .forms.views import drafts_blp, vocabulary_blp
     from .referrals.views import blp as referrals_blp
     from .referrals.views import changes_blp, transfers_blp
-    from .system import bp as system_bp
     from .webhooks.views import blp as webhooks_blp
+    from .wellknown import bp as wellknown_bp
 
     register_components(api)
     api.register_blueprint(auth_blp)
@@ -67,5 +67,5 @@ def _register(app: Flask, api: Api) -> None:
     api.register_blueprint(transfers_blp)
     api.register_blueprint(changes_blp)
     api.register_blueprint(webhooks_blp)
-    app.register_blueprint(system_bp)
+    app.register_blueprint(wellknown_bp)
     app.register_error_handler(OAuthError, oauth_error)

@@ -8,12 +8,13 @@ from __future__ import annotations
 import http
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
+from .crypto.keyring import Keyring
 from .database import Database
 from .errors import PROBLEM_MEDIA_TYPE, ProblemSchema, handle_http_exception
 
@@ -47,6 +48,12 @@ class Api(_Api):  # type: ignore[misc]
 def client_address() -> str:
     """The caller's address (``ProxyFix`` makes it the real one behind trusted proxies)."""
     return request.remote_addr or "unknown"
+
+
+def keyring() -> Keyring:
+    """The app's keyring."""
+    ring: Keyring = current_app.extensions["nrm_keyring"]
+    return ring
 
 
 db = Database()

@@ -8,7 +8,7 @@ from flask import Response
 
 from .crypto.canonical import canonical
 from .crypto.jws import RESPONSE_TYPE, sign_service
-from .forms.store import keyring
+from .extensions import keyring
 from .idempotency.service import Reply
 
 SIGNED = {"parameters": [

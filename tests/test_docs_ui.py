@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from nrm_api.system import SWAGGER_UI_DIR
+from nrm_api.wellknown import SWAGGER_UI_DIR
 
 NRM_API = str(Path(sys.executable).with_name("nrm-api"))
 CHROMIUM = "/usr/bin/chromium"

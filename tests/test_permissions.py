@@ -6,7 +6,7 @@ from flask import Flask
 
 from nrm_api.accounts.auth import PUBLIC
 from nrm_api.accounts.models import ROLES
-from nrm_api.accounts.permissions import ROLE_PERMISSIONS, Permission
+from nrm_api.permissions import ROLE_PERMISSIONS, Permission
 
 #: The only API endpoints anyone may call without a token.
 PUBLIC_ENDPOINTS = {"auth.token", "auth.login"}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ..agencies.service import require_agency
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto import KeyFormatError
@@ -17,8 +17,7 @@ from ..crypto.jose import parse_public_jwks
 from ..crypto.passwords import hash_password, new_totp_secret, totp_uri
 from ..database import utcnow
 from ..errors import ConflictError, InvalidError, NotFoundError
-from ..extensions import db
-from . import tokens
+from ..extensions import db, keyring
 from .models import USER_ROLES, Client, ClientKey, User
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,63}$")
@@ -97,7 +96,7 @@ def add_user(
     uri = None
     if totp:
         secret = new_totp_secret()
-        user.totp_sealed = tokens.keyring().seal(secret.encode(), f"user:{username}:totp")
+        user.totp_sealed = keyring().seal(secret.encode(), f"user:{username}:totp")
         uri = totp_uri(secret, username, "nrm-api")
     db.session.add(user)
     audit.record(actor, AuditAction.USER_CREATE, "allowed", resource=f"user:{username}")

@@ -17,13 +17,13 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError, RevokedTokenError
 from flask_smorest import Blueprint
 
+from ..audit import events as audit
 from ..audit import refusals
-from ..audit import service as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..errors import Problem
 from ..extensions import client_address
-from .permissions import Permission, role_allows
+from ..permissions import Permission, role_allows
 
 PUBLIC = "public"
 _PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}

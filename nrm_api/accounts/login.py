@@ -13,13 +13,13 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, or_, select, update
 
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto import CryptoError
 from ..crypto.passwords import match_totp, verify_password
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, keyring
 from . import devices, limits, tokens
 from .models import User
 
@@ -83,7 +83,7 @@ def _check(user: User | None, password: str, otp: str | None) -> str | None:
 def _use_code(user: User, otp: str) -> str | None:
     """Accept a current code once: an atomic compare-and-set of the last step used."""
     try:
-        secret = tokens.keyring().unseal(user.totp_sealed or b"", f"user:{user.username}:totp").decode()
+        secret = keyring().unseal(user.totp_sealed or b"", f"user:{user.username}:totp").decode()
     except CryptoError:
         return "totp_unreadable"
     step = match_totp(secret, otp)

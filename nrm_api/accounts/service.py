@@ -11,15 +11,15 @@ from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto import TokenError, jose
 from ..database import utcnow
 from ..extensions import db
+from ..permissions import Permission
 from . import tokens
 from .models import Client, ClientKey, RevokedToken, UsedAssertion
-from .permissions import Permission
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_TYPS = {"client-authentication+jwt", "JWT", None}

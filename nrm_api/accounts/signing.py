@@ -19,7 +19,7 @@ from flask import request
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..crypto import TokenError
 from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached

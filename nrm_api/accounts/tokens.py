@@ -10,18 +10,11 @@ from flask import Flask, current_app
 from flask_jwt_extended import create_access_token
 from sqlalchemy import Select, exists, or_, select
 
-from ..crypto.keyring import Keyring
 from ..database import utcnow
-from ..extensions import db, jwt
+from ..extensions import db, jwt, keyring
 from .models import Client, ClientKey, RevokedToken, User
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT typ of access tokens (RFC 9068)
-
-
-def keyring() -> Keyring:
-    """The app's keyring."""
-    ring: Keyring = current_app.extensions["nrm_keyring"]
-    return ring
 
 
 def configure(app: Flask) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Response, jsonify
 from flask_smorest import Blueprint
 
+from ..permissions import Permission
 from . import login as login_service
 from . import service
 from .auth import current_actor, current_claims, public, request_actor, requires
-from .permissions import Permission
 from .schemas import LoginSchema, LoginTokenSchema, OAuthErrorSchema, TokenRequestSchema, TokenSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens")

@@ -6,13 +6,12 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from ..accounts.permissions import Permission, role_allows
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import DomainError, InvalidError, NotFoundError
-from ..extensions import db
-from ..forms.store import keyring
+from ..extensions import db, keyring
+from ..permissions import Permission, role_allows
 from ..referrals.models import Referral
 from ..referrals.rules import TAKEN_ON
 from .models import Agency, AgencyService

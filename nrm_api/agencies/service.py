@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..accounts.permissions import Permission
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..errors import ConflictError, InvalidError, NotFoundError
 from ..extensions import db
+from ..permissions import Permission
 from . import directory
 from .models import KINDS, REGIONS, Agency, AgencyService
 

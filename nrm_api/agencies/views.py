@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
-from ..accounts.permissions import Permission
+from ..permissions import Permission
 from . import directory, service
 from .schemas import (
     AddressSchema,

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..accounts.permissions import Permission
 from ..errors import InvalidError, NotFoundError
 from ..extensions import db
+from ..permissions import Permission
+from . import events, notes, queries, refusals
 from . import log as audit_log
-from . import notes, queries, refusals, service
 from .actor import Actor
 from .models import AuditCheckpoint, AuditEvent, AuditLeaf
 from .tree import StoredTree
@@ -24,7 +24,7 @@ EVENT_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def _audited(actor: Actor, permission: Permission, resource: str) -> None:
-    service.record(actor, permission, "allowed", resource=resource)
+    events.record(actor, permission, "allowed", resource=resource)
     db.session.commit()
 
 
@@ -78,7 +78,7 @@ def verify(actor: Actor) -> Report:
     refusals.flush_closed()
     report = audit_log.verify_live(db.session)
     db.session.rollback()
-    service.record(actor, Permission.AUDIT_VERIFY, "allowed", resource="audit:log",
+    events.record(actor, Permission.AUDIT_VERIFY, "allowed", resource="audit:log",
                    reason="valid" if report.valid else f"invalid:{report.problem}")
     db.session.commit()
     return report
@@ -88,7 +88,7 @@ def inclusion_proof(actor: Actor, seq: int, tree_size: int | None) -> dict[str, 
     """An inclusion proof of position ``seq``."""
     proof = audit_log.inclusion(db.session, seq, tree_size)
     if proof is None:
-        service.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=f"audit:position:{seq}")
+        events.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=f"audit:position:{seq}")
         raise NotFoundError("no such position under a checkpoint (yet): try again after the next checkpoint")
     _audited(actor, Permission.AUDIT_READ, f"audit:position:{seq}")
     return proof
@@ -99,7 +99,7 @@ def consistency_proof(actor: Actor, old: int, new: int) -> dict[str, Any]:
     sizes = set(db.session.scalars(select(AuditCheckpoint.tree_size)
                                    .where(AuditCheckpoint.tree_size.in_([old, new]))))
     if {old, new} - sizes or old > new:
-        service.record_refusal(actor, Permission.AUDIT_READ, reason="not_found",
+        events.record_refusal(actor, Permission.AUDIT_READ, reason="not_found",
                                resource=f"audit:consistency:{old}:{new}")
         raise NotFoundError("both sizes must be checkpoints, the first no larger than the second")
     proof = StoredTree(db.session, new).consistency_proof(old, new)
@@ -111,14 +111,14 @@ def locate_event(actor: Actor, event: str) -> dict[str, Any]:
     """Where the event whose bytes hash to ``event`` (a receipt's ``event``) stands in the log."""
     resource = f"audit:event:{event[:64]}"
     if not EVENT_HASH.fullmatch(event):
-        service.record_refusal(actor, Permission.AUDIT_READ, reason="invalid_hash", resource=resource)
+        events.record_refusal(actor, Permission.AUDIT_READ, reason="invalid_hash", resource=resource)
         raise InvalidError("an event is named by the lowercase hex SHA-256 of its bytes",
                            errors={"path": {"event": ["64 lowercase hexadecimal digits"]}})
     found = db.session.execute(
         select(AuditEvent.id, AuditLeaf.seq).outerjoin(AuditLeaf, AuditLeaf.event_id == AuditEvent.id)
         .where(AuditEvent.sha256 == event).order_by(AuditLeaf.seq.is_(None), AuditLeaf.seq).limit(1)).first()
     if found is None:
-        service.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=resource)
+        events.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=resource)
         raise NotFoundError("no committed event has these bytes")
     seq = found.seq
     covered = seq is not None and (db.session.scalar(select(func.max(AuditCheckpoint.tree_size))) or 0) > seq

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..database import utcnow
 from ..extensions import client_address, db
-from . import service
+from . import events
 from .actor import Actor
 from .models import AuditRefusalTally
 
@@ -53,7 +53,7 @@ def record(actor: Actor, action: StrEnum | str, *, reason: str, resource: str | 
         tally.count += 1
         tally_start, total = tally.window_started_at, tally.count + 1
     if total == 1:
-        service.record(actor, action, "denied", resource=resource, reason=reason, session=session)
+        events.record(actor, action, "denied", resource=resource, reason=reason, session=session)
     _sweep(session, now, key)
     session.commit()
     if total <= int(current_app.config["UNAUTHENTICATED_LIMIT"]):
@@ -82,7 +82,7 @@ def _tally(session: Session, key: tuple[str, str, str], now: datetime) -> AuditR
 def _log_count(session: Session, tally: AuditRefusalTally) -> None:
     """Log a window's repeats as one event with their count (none if there were none)."""
     if tally.count:
-        service.record(Actor("anonymous", address=tally.address), tally.action, "denied", reason=tally.reason,
+        events.record(Actor("anonymous", address=tally.address), tally.action, "denied", reason=tally.reason,
                        count=tally.count, session=session)
 
 

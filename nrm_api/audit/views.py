@@ -9,7 +9,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
-from ..accounts.permissions import Permission
+from ..permissions import Permission
 from . import auditor
 from .schemas import (
     CheckpointListSchema,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
-from ..crypto.keyring import Keyring
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, keyring
 from . import decisions, keys
 
 forms_cli = AppGroup("forms", help="Identification forms.")
@@ -32,12 +30,6 @@ def shred(form_id: str, reason: str, yes: bool) -> None:
     except DomainError as error:
         raise click.ClickException(error.detail) from None
     click.echo(f"form {form_id} shredded ({reason})")
-
-
-def keyring() -> Keyring:
-    """The app's keyring."""
-    ring: Keyring = current_app.extensions["nrm_keyring"]
-    return ring
 
 
 def register(keys_cli: AppGroup) -> None:

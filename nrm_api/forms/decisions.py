@@ -10,10 +10,9 @@ from typing import Any
 import marshmallow as ma
 from sqlalchemy import delete
 
-from ..accounts.permissions import Permission
 from ..accounts.signing import verify_write
 from ..agencies.models import Agency
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto.canonical import sha256_hex
@@ -21,7 +20,8 @@ from ..database import utcnow
 from ..errors import ConflictError, InvalidError
 from ..extensions import db
 from ..idempotency.service import Reply
-from . import store
+from ..permissions import Permission
+from . import sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey
 from .schemas import SPECIAL, Strict, code, meta, text
 from .service import Forbidden, accessible, canonical_body, check_if_match, etag, readable, receipt
@@ -65,8 +65,8 @@ def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     _load(DecisionSchema(), raw, actor, Permission.FORM_DECIDE, resource)
     note = None
     if raw.get("note"):
-        dek = store.open_key(db.session.get(FormKey, form.id))
-        note = store.seal_value(dek, store.place(form, 0, "decision.note"), raw["note"])
+        dek = sealing.open_key(db.session.get(FormKey, form.id))
+        note = sealing.seal_value(dek, sealing.place(form, 0, "decision.note"), raw["note"])
     db.session.add(FormDecision(form_id=form.id, trafficking_status=raw["trafficking_status"], note_sealed=note,
                                 agency_id=str(actor.agency), decided_by=actor.subject, signature=signed.value,
                                 signed_kid=signed.kid, sha256=sha256_hex(payload)))

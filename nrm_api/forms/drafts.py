@@ -8,14 +8,14 @@ from typing import Any
 import marshmallow as ma
 from sqlalchemy import select
 
-from ..accounts.permissions import Permission
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..crypto.envelope import FieldPlace, new_dek
 from ..database import utcnow
 from ..errors import InvalidError, NotFoundError
 from ..extensions import db
-from . import store
+from ..permissions import Permission
+from . import sealing
 from .models import FormDraft
 from .rules import merge, split
 from .schemas import SCHEMA_VERSION, FormDocumentSchema
@@ -40,7 +40,7 @@ def _validate(raw: Any) -> dict[str, Any]:
 
 def _seal(draft: FormDraft, raw: dict[str, Any], dek: bytes) -> None:
     public, values = split(raw)
-    draft.public, draft.sealed = public, store.seal_values(values, dek, lambda path: _place(draft, path))
+    draft.public, draft.sealed = public, sealing.seal_values(values, dek, lambda path: _place(draft, path))
 
 
 def _own(actor: Actor, draft_id: str, action: Permission) -> FormDraft:
@@ -56,7 +56,7 @@ def create(actor: Actor, raw: Any) -> dict[str, Any]:
     document = _validate(raw)
     draft = FormDraft(id=str(uuid.uuid4()), agency_id=str(actor.agency), created_by=actor.subject)
     dek = new_dek()
-    draft.kek_version, draft.wrapped_dek = store.wrap_new(dek, f"draft:{draft.id}")
+    draft.kek_version, draft.wrapped_dek = sealing.wrap_new(dek, f"draft:{draft.id}")
     _seal(draft, document, dek)
     db.session.add(draft)
     audit.record(actor, Permission.FORM_CREATE, "allowed", resource=f"draft:{draft.id}", fields=draft.sealed)
@@ -68,7 +68,7 @@ def replace(actor: Actor, draft_id: str, raw: Any) -> dict[str, Any]:
     """Overwrite a draft with the document as it stands now."""
     document = _validate(raw)
     draft = _own(actor, draft_id, Permission.FORM_UPDATE)
-    _seal(draft, document, store.unwrap_stored(draft, f"draft:{draft.id}"))
+    _seal(draft, document, sealing.unwrap_stored(draft, f"draft:{draft.id}"))
     draft.updated_at, draft.revision = utcnow(), draft.revision + 1
     audit.record(actor, Permission.FORM_UPDATE, "allowed", resource=f"draft:{draft.id}", fields=draft.sealed)
     db.session.commit()
@@ -78,8 +78,8 @@ def replace(actor: Actor, draft_id: str, raw: Any) -> dict[str, Any]:
 def read(actor: Actor, draft_id: str) -> dict[str, Any]:
     """A draft, whole: only its own agency ever reads it."""
     draft = _own(actor, draft_id, Permission.FORM_READ)
-    dek = store.unwrap_stored(draft, f"draft:{draft.id}")
-    opened = store.open_values(draft.sealed, dek, lambda path: _place(draft, path), draft.sealed)
+    dek = sealing.unwrap_stored(draft, f"draft:{draft.id}")
+    opened = sealing.open_values(draft.sealed, dek, lambda path: _place(draft, path), draft.sealed)
     audit.record(actor, Permission.FORM_READ, "allowed", resource=f"draft:{draft.id}", fields=opened)
     db.session.commit()
     return {**_summary(draft), "document": merge(draft.public, opened)}

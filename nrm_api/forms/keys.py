@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..errors import ConflictError, InvalidError
-from ..extensions import db
-from . import store
+from ..extensions import db, keyring
+from . import sealing
 from .models import FormDraft, FormKey
 
 
@@ -23,8 +23,8 @@ def rewrap(actor: Actor, batch: int = 500) -> int:
     """Move every data key to the newest KEK, a committed batch at a time (so it can resume); return how many."""
     moved = 0
     while True:
-        store.hold_keys()
-        current = store.keyring().current_kek_version
+        sealing.hold_keys()
+        current = keyring().current_kek_version
         # FOR UPDATE: a form shredded meanwhile must not get its key back from this batch
         keys = list(db.session.scalars(
             select(FormKey).where(FormKey.kek_version != current, FormKey.wrapped_dek.is_not(None))
@@ -35,10 +35,10 @@ def rewrap(actor: Actor, batch: int = 500) -> int:
             db.session.rollback()
             return moved
         for key in keys:
-            key.kek_version, key.wrapped_dek = store.keyring().wrap_dek(store.open_key(key), f"form:{key.form_id}")
+            key.kek_version, key.wrapped_dek = keyring().wrap_dek(sealing.open_key(key), f"form:{key.form_id}")
         for draft in drafts:
-            dek = store.unwrap_stored(draft, f"draft:{draft.id}")
-            draft.kek_version, draft.wrapped_dek = store.keyring().wrap_dek(dek, f"draft:{draft.id}")
+            dek = sealing.unwrap_stored(draft, f"draft:{draft.id}")
+            draft.kek_version, draft.wrapped_dek = keyring().wrap_dek(dek, f"draft:{draft.id}")
         audit.record(actor, AuditAction.KEYS_REWRAP, "allowed", resource=f"kek:{current}",
                      reason=f"moved:{len(keys) + len(drafts)}")
         db.session.commit()
@@ -55,11 +55,11 @@ def wrapped_by(version: int) -> int:
 
 def retire(actor: Actor, version: int) -> None:
     """Destroy KEK ``version``; refuse, naming the count, while any stored data key is wrapped by it."""
-    ring = store.keyring()
+    ring = keyring()
     resource = f"kek:{version}"
     if version not in ring.kek_versions:
         raise InvalidError(f"KEK version {version} is not in the keyring (retired already?)")
-    store.hold_keys(exclusive=True)
+    sealing.hold_keys(exclusive=True)
     if version == ring.current_kek_version:
         raise InvalidError("the newest KEK cannot be retired: run `nrm-api keys rotate` first")
     remaining = wrapped_by(version)

@@ -12,7 +12,7 @@ from typing import Any
 import marshmallow as ma
 
 from ..fields import FullMatch, StrictBoolean
-from .vocabulary import codes
+from ..vocabulary import codes
 
 SENSITIVITY = "x-sensitivity"
 PUBLIC, IDENTIFYING, SPECIAL, INVESTIGATIVE = "public", "identifying", "special", "investigative"

@@ -14,21 +14,21 @@ import marshmallow as ma
 from sqlalchemy import delete, select
 
 from .. import paging
-from ..accounts.permissions import Permission
 from ..accounts.signing import WriteSignature, verify_write
 from ..agencies.service import require_agency
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..crypto.canonical import NotCanonicalizable, canonical, sha256_hex
 from ..crypto.envelope import DecryptionError
 from ..crypto.jws import RECEIPT_TYPE, sign_service
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
-from ..extensions import db
+from ..extensions import db, keyring
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
+from ..permissions import Permission
 from ..referrals import access
-from . import store
+from . import sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
 from .schemas import SCHEMA_VERSION, FormDocumentSchema
@@ -76,7 +76,7 @@ def receipt(record: str, version: int, payload: bytes, event: str) -> str:
     """
     claims = {"record": record, "version": version, "sha256": sha256_hex(payload), "event": event,
               "iat": int(datetime.now(UTC).timestamp())}
-    return sign_service(canonical(claims), store.keyring().signing_key, RECEIPT_TYPE)
+    return sign_service(canonical(claims), keyring().signing_key, RECEIPT_TYPE)
 
 
 def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
@@ -93,11 +93,11 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     require_agency(str(actor.agency))
     form = Form(id=form_id, agency_id=str(actor.agency), lead_agency_id=str(actor.agency), version=1, revision=1,
                 summary=raw["statistics"], is_child=is_child(raw, now.date()), created_at=now, updated_at=now)
-    form_key, dek = store.new_key(form)
+    form_key, dek = sealing.new_key(form)
     db.session.add_all([form, form_key])
     db.session.flush()
     db.session.add(_version(form, 1, raw, payload, signed, actor, dek))
-    indexes = store.name_indexes(raw)
+    indexes = sealing.name_indexes(raw)
     db.session.add_all([FormBlindIndex(form_id=form.id, value=value) for value in indexes])
     event = audit.record(actor, Permission.FORM_CREATE, "allowed", resource=f"form:{form.id}",
                          fields=split(raw)[1].keys())
@@ -119,7 +119,7 @@ def _refuse_invalid(actor: Actor, action: Permission, resource: str, raw: Any) -
 
 def _version(form: Form, version: int, raw: dict[str, Any], payload: bytes, signed: WriteSignature, actor: Actor,
              dek: bytes) -> FormVersion:
-    public, sealed = store.seal_document(form, version, raw, dek)
+    public, sealed = sealing.seal_document(form, version, raw, dek)
     return FormVersion(form_id=form.id, version=version, schema_version=SCHEMA_VERSION, public=public, sealed=sealed,
                        signature=signed.value, signed_kid=signed.kid, submitted_by=actor.subject,
                        sha256=sha256_hex(payload))
@@ -198,14 +198,14 @@ def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     _refuse_invalid(actor, Permission.FORM_UPDATE, f"form:{form.id}", raw)
     if form.status == "shredded":
         raise ConflictError("the form has been shredded")
-    dek = store.open_key(db.session.get(FormKey, form.id))
+    dek = sealing.open_key(db.session.get(FormKey, form.id))
     form.version += 1
     form.revision += 1
     form.updated_at = utcnow()
     form.summary, form.is_child = raw["statistics"], is_child(raw, form.updated_at.date())
     db.session.add(_version(form, form.version, raw, payload, signed, actor, dek))
     db.session.execute(delete(FormBlindIndex).where(FormBlindIndex.form_id == form.id))
-    db.session.add_all([FormBlindIndex(form_id=form.id, value=v) for v in store.name_indexes(raw)])
+    db.session.add_all([FormBlindIndex(form_id=form.id, value=v) for v in sealing.name_indexes(raw)])
     event = audit.record(actor, Permission.FORM_UPDATE, "allowed", resource=f"form:{form.id}",
                          fields=split(raw)[1].keys())
     audit.write_now(db.session)
@@ -230,8 +230,8 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
     row = latest_version(form)
     wanted = sorted(path for path in row.sealed if sealed_paths()[path] in classes)
     try:
-        opened = store.open_paths(form, row, store.open_key(db.session.get(FormKey, form.id)), wanted)
-    except store.ShreddedError:
+        opened = sealing.open_paths(form, row, sealing.open_key(db.session.get(FormKey, form.id)), wanted)
+    except sealing.ShreddedError:
         opened = {}
     except DecryptionError:
         audit.record_refusal(actor, Permission.FORM_READ, reason="integrity", resource=f"form:{form.id}",
@@ -263,9 +263,9 @@ def latest_decision(form: Form, classes: frozenset[str]) -> dict[str, Any] | Non
                                 "decided_at": row.created_at.isoformat(), "signature": row.signature}
     if row.note_sealed is not None and "special" in classes:
         try:
-            dek = store.open_key(db.session.get(FormKey, form.id))
-            decision["note"] = store.open_value(dek, store.place(form, 0, "decision.note"), row.note_sealed)
-        except store.ShreddedError:
+            dek = sealing.open_key(db.session.get(FormKey, form.id))
+            decision["note"] = sealing.open_value(dek, sealing.place(form, 0, "decision.note"), row.note_sealed)
+        except sealing.ShreddedError:
             pass
     return decision
 

@@ -9,12 +9,12 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
-from ..accounts.permissions import Permission
 from ..audit import auditor
 from ..audit.schemas import EventPageSchema
+from ..permissions import Permission
 from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, body_of, json_reply, signed_reply
+from ..vocabulary import code_lists
 from . import decisions, drafts, service
-from .vocabulary import code_lists
 from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema, PageQuerySchema
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Identification forms")

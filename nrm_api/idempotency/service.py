@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError

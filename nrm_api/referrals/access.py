@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 
 from ..agencies.models import Agency
 from ..extensions import db
-from ..forms import store
+from ..forms import sealing
 from ..forms.disclosure import visible_classes
 from ..forms.models import Form, FormKey, FormVersion
 from ..forms.rules import consented, is_child, merge
@@ -60,10 +60,10 @@ class Consent:
         if "person.birthdate" not in version.sealed:
             return version.public
         try:
-            dek = store.open_key(db.session.get(FormKey, self.form.id))
-        except store.ShreddedError:
+            dek = sealing.open_key(db.session.get(FormKey, self.form.id))
+        except sealing.ShreddedError:
             return version.public
-        return merge(version.public, store.open_paths(self.form, version, dek, ["person.birthdate"]))
+        return merge(version.public, sealing.open_paths(self.form, version, dek, ["person.birthdate"]))
 
 
 def live_referrals(form_id: str, agency_id: str) -> list[Referral]:

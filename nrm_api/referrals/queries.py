@@ -7,14 +7,14 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from .. import paging
-from ..accounts.permissions import Permission
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..audit.queries import position
 from ..database import utcnow
 from ..extensions import db
-from ..forms import store
+from ..forms import sealing
 from ..forms.models import Form, FormKey
+from ..permissions import Permission
 from . import access
 from .models import Referral, ReferralEvent
 from .rules import FINAL
@@ -58,10 +58,10 @@ def _bodies(referral: Referral, form: Form | None, events: list[ReferralEvent]) 
     if form is None:
         return {}
     try:
-        dek = store.open_key(db.session.get(FormKey, referral.form_id))
-    except store.ShreddedError:
+        dek = sealing.open_key(db.session.get(FormKey, referral.form_id))
+    except sealing.ShreddedError:
         return {}
-    return {event.sequence: store.open_value(dek, event_place(referral, form, event.sequence), event.body_sealed)
+    return {event.sequence: sealing.open_value(dek, event_place(referral, form, event.sequence), event.body_sealed)
             for event in events}
 
 

@@ -14,22 +14,22 @@ from typing import Any, NoReturn, TypeVar
 import marshmallow as ma
 from sqlalchemy import select
 
-from ..accounts.permissions import Permission, role_allows
 from ..accounts.signing import WriteSignature, verify_write
 from ..agencies.models import Agency
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..crypto.canonical import canonical, sha256_hex
 from ..crypto.envelope import FieldPlace
 from ..crypto.jws import sign_service
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
-from ..extensions import db
-from ..forms import store
+from ..extensions import db, keyring
+from ..forms import sealing
 from ..forms.models import Form, FormKey, FormVersion
 from ..forms.service import Forbidden, accessible, canonical_body, receipt
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
+from ..permissions import Permission, role_allows
 from ..webhooks import outbox
 from . import rules
 from .access import Consent
@@ -143,7 +143,7 @@ def _event(referral: Referral, form: Form, status: str, actor: Actor, body: dict
            signed: WriteSignature, audit_event_id: int) -> ReferralEvent:
     """Keep a signed event, its body sealed under the form's key."""
     sequence = referral.revision
-    sealed = store.seal_value(_form_key(form), event_place(referral, form, sequence), body)
+    sealed = sealing.seal_value(_form_key(form), event_place(referral, form, sequence), body)
     row = ReferralEvent(referral_id=referral.id, sequence=sequence, status=status, actor=actor.subject,
                         agency_id=str(actor.agency), body_sealed=sealed, signature=signed.value,
                         signed_kid=signed.kid, sha256=sha256_hex(canonical(body)), audit_event_id=audit_event_id,
@@ -159,8 +159,8 @@ def event_place(referral: Referral, form: Form, sequence: int) -> FieldPlace:
 
 def _form_key(form: Form) -> bytes:
     try:
-        return store.open_key(db.session.get(FormKey, form.id))
-    except store.ShreddedError:
+        return sealing.open_key(db.session.get(FormKey, form.id))
+    except sealing.ShreddedError:
         raise ConflictError("the form has been shredded") from None
 
 
@@ -254,8 +254,8 @@ def cancel_for_withdrawal(actor: Actor, form: Form) -> int:
     for referral in referrals:
         body = {"status": "cancelled", "reason": "consent_withdrawn"}
         payload = canonical(body)
-        signature = sign_service(payload, store.keyring().signing_key, "nrm+jws", detached=True)
+        signature = sign_service(payload, keyring().signing_key, "nrm+jws", detached=True)
         event = _apply(referral, "cancelled", actor, Permission.REFERRAL_UPDATE, "consent_withdrawn")
         _event(referral, form, "cancelled", actor, body,
-               WriteSignature(signature, store.keyring().signing_key.kid), event.id)
+               WriteSignature(signature, keyring().signing_key.kid), event.id)
     return len(referrals)

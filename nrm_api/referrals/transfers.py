@@ -12,10 +12,9 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from ..accounts.permissions import Permission
 from ..accounts.signing import verify_write
 from ..agencies.models import Agency
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import ConflictError, InvalidError
@@ -23,6 +22,7 @@ from ..extensions import db
 from ..forms.models import Form, FormVersion
 from ..forms.service import Forbidden, canonical_body, owned, receipt
 from ..idempotency.service import Reply
+from ..permissions import Permission
 from ..webhooks import outbox
 from .access import Consent
 from .models import Transfer

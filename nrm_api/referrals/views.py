@@ -9,7 +9,7 @@ from flask import Response, request
 from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
-from ..accounts.permissions import Permission
+from ..permissions import Permission
 from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, body_of, json_reply, signed_reply
 from ..webhooks import outbox
 from . import queries, service, transfers

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from ..crypto.canonical import canonical
 from ..crypto.keyring import SigningKey
 from ..database import utcnow
-from ..forms.store import keyring
+from ..extensions import keyring
 from .addresses import RefusedAddress, post
 from .models import AgencyEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .outbox import payload

@@ -16,12 +16,12 @@ from flask import current_app, has_app_context
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
-from ..accounts.permissions import Permission
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import InvalidError
 from ..extensions import db
+from ..permissions import Permission
 from .models import AgencyEvent, WebhookDelivery, WebhookEndpoint
 
 WAKE = "nrm_webhooks_wake"

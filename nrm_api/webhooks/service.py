@@ -7,13 +7,12 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from ..accounts.permissions import Permission
-from ..audit import service as audit
+from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import ConflictError, InvalidError, NotFoundError
-from ..extensions import db
-from ..forms.store import keyring
+from ..extensions import db, keyring
+from ..permissions import Permission
 from .addresses import RefusedAddress, check_url
 from .deliver import public_key
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint

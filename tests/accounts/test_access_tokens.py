@@ -12,8 +12,8 @@ import jwt as pyjwt
 from flask import Flask
 from flask.testing import FlaskClient
 
-from nrm_api.accounts.tokens import keyring
 from nrm_api.crypto.jose import generate_private_jwk
+from nrm_api.extensions import keyring
 from tests.conftest import BASE_URL, bearer, client_token, create_client, create_user, last_event, login_token
 
 AGENCIES = "/api/v1/agencies"

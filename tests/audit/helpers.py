@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from nrm_api.audit import events, sequencer
 from nrm_api.audit import log as audit_log
-from nrm_api.audit import sequencer, service
 from nrm_api.audit.actor import Actor
 from nrm_api.extensions import db
 
@@ -16,7 +16,7 @@ def add_events(count: int, session: Session | None = None, label: str = "test") 
     """Commit ``count`` events, one transaction each."""
     session = session or db.session
     for n in range(count):
-        service.record(WRITER, "test:event", "allowed", resource=f"{label}:{n}", session=session)
+        events.record(WRITER, "test:event", "allowed", resource=f"{label}:{n}", session=session)
         session.commit()
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nrm_api import create_app
+from nrm_api.audit import events, sequencer
 from nrm_api.audit import log as audit_log
-from nrm_api.audit import sequencer, service
 from nrm_api.audit.actor import Actor
 from nrm_api.audit.models import AuditEvent, AuditLeaf
 from nrm_api.extensions import db
@@ -38,7 +38,7 @@ def test_concurrent_writers_get_gapless_positions_in_commit_order(session_app: F
             try:
                 for n in range(TRANSACTIONS):
                     marker = f"concurrency:{number}:{n}"
-                    service.record(Actor(f"user:writer-{number}"), "test:event", "allowed", resource=marker,
+                    events.record(Actor(f"user:writer-{number}"), "test:event", "allowed", resource=marker,
                                    session=session)
                     begun = next(ticks)
                     session.commit()
@@ -81,7 +81,7 @@ def test_the_app_sequences_in_the_background_after_commits(database_url: str, ke
     app = create_app(settings(database_url, keyring_path, AUDIT_SEQUENCER_INTERVAL=0.05))
     try:
         with app.app_context():
-            service.record(Actor("user:background"), "test:event", "allowed", resource="background:1")
+            events.record(Actor("user:background"), "test:event", "allowed", resource="background:1")
             db.session.commit()
             event_id = db.session.scalar(select(AuditEvent.id).where(AuditEvent.resource == "background:1"))
             deadline = time.monotonic() + 10

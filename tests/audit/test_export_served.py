@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from nrm_api import create_app
-from nrm_api.audit import service
+from nrm_api.audit import events
 from nrm_api.audit.actor import Actor
 from nrm_api.extensions import db
 from tests.conftest import _backends, dispose, settings
@@ -45,7 +45,7 @@ def _many_events(server: Server) -> None:
             actor = Actor("cli:export-test", role="operator")
             for start in range(0, EVENTS, 500):
                 for n in range(start, start + 500):
-                    service.record(actor, "test:bulk", "allowed", resource=f"bulk:{n}", fields=FIELDS)
+                    events.record(actor, "test:bulk", "allowed", resource=f"bulk:{n}", fields=FIELDS)
                 db.session.commit()
     finally:
         dispose(app)

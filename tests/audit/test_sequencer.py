@@ -38,12 +38,12 @@ def test_committed_events_get_gapless_positions_and_signed_leaves(app: Flask) ->
 
 
 def test_rolled_back_events_leave_no_gap(app: Flask) -> None:
-    from nrm_api.audit import service
+    from nrm_api.audit import events
     from tests.audit.helpers import WRITER
 
     sequence()
     base = sequencer.size(db.session)
-    service.record(WRITER, "test:event", "allowed")
+    events.record(WRITER, "test:event", "allowed")
     db.session.rollback()
     add_events(2)
     sequence()

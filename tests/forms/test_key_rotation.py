@@ -33,7 +33,7 @@ from nrm_api.client import NrmClient, NrmError
 from nrm_api.crypto.keyring import Keyring
 from nrm_api.errors import ConflictError
 from nrm_api.extensions import db
-from nrm_api.forms import keys, store
+from nrm_api.forms import keys, sealing
 from nrm_api.forms.models import FormDraft, FormKey
 from nrm_api.migrate import upgrade
 from tests.conftest import (
@@ -279,7 +279,7 @@ def test_a_wrap_in_flight_holds_off_the_retirement_of_its_kek(fresh_app: Flask) 
     def wrap_a_draft_slowly() -> None:
         with fresh_app.app_context():
             draft = FormDraft(id=str(uuid.uuid4()), agency_id=agency_id, created_by="test", public={}, sealed={})
-            draft.kek_version, draft.wrapped_dek = store.wrap_new(b"k" * 32, f"draft:{draft.id}")
+            draft.kek_version, draft.wrapped_dek = sealing.wrap_new(b"k" * 32, f"draft:{draft.id}")
             db.session.add(draft)
             db.session.flush()
             outcome["draft"] = draft.id
@@ -309,7 +309,7 @@ def test_a_wrap_in_flight_holds_off_the_retirement_of_its_kek(fresh_app: Flask) 
     assert outcome["retire"].startswith("KEK version 1 still wraps 1 stored data key")
     with fresh_app.app_context():
         draft = db.session.get(FormDraft, outcome["draft"])
-        assert draft is not None and store.unwrap_stored(draft, f"draft:{draft.id}") == b"k" * 32
+        assert draft is not None and sealing.unwrap_stored(draft, f"draft:{draft.id}") == b"k" * 32
 
 
 def test_a_key_read_before_its_rewrap_opens_after_its_old_kek_is_retired(app: Flask, client: FlaskClient) -> None:
@@ -319,14 +319,14 @@ def test_a_key_read_before_its_rewrap_opens_after_its_old_kek_is_retired(app: Fl
     try:
         stale = db.session.get(FormKey, written["id"])  # a reader's transaction loaded the row here
         assert stale is not None and stale.kek_version == old
-        dek = store.open_key(stale)
+        dek = sealing.open_key(stale)
         new = ring.rotate_kek()
         rewrapped = ring.wrap_dek(dek, f"form:{written['id']}")[1]  # `keys rewrap`, in another process
         db.session.execute(text("UPDATE form_keys SET kek_version = :v, wrapped_dek = :w WHERE form_id = :f"),
                            {"v": new, "w": rewrapped, "f": written["id"]})
         ring.retire_kek(old)
         assert stale.kek_version == old
-        assert store.open_key(stale) == dek
+        assert sealing.open_key(stale) == dek
     finally:
         ring.path.write_bytes(original)
 

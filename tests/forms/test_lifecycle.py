@@ -18,7 +18,7 @@ from nrm_api.crypto.canonical import canonical
 from nrm_api.crypto.jws import verify_stored
 from nrm_api.crypto.keyring import Keyring
 from nrm_api.extensions import db
-from nrm_api.forms import store
+from nrm_api.forms import sealing
 from nrm_api.forms.models import Form, FormKey, FormVersion
 from nrm_api.forms.rules import merge
 from tests.conftest import OPERATOR, last_event
@@ -88,8 +88,8 @@ def _reverify(form_id: str) -> None:
     assert form is not None
     row = db.session.get(FormVersion, (form_id, form.version))
     assert row is not None
-    dek = store.open_key(db.session.get(FormKey, form_id))
-    document = merge(row.public, store.open_paths(form, row, dek, row.sealed))
+    dek = sealing.open_key(db.session.get(FormKey, form_id))
+    document = merge(row.public, sealing.open_paths(form, row, dek, row.sealed))
     verify_stored(row.signature, canonical(document), lambda kid: key_of(kid))
 
 
@@ -130,8 +130,8 @@ def test_shredding_makes_the_fields_unrecoverable_and_the_log_still_verifies(app
     assert "person" not in form["document"] or not form["document"]["person"]
     assert "account.narrative" in form["withheld"] and "signature" not in form
     assert form["document"]["statistics"]["age_band"] == "27--29"
-    with pytest.raises(store.ShreddedError):
-        store.open_key(db.session.get(FormKey, written["id"]))
+    with pytest.raises(sealing.ShreddedError):
+        sealing.open_key(db.session.get(FormKey, written["id"]))
     assert sequencer.run(db.session, audit_log.signer(), force_checkpoint=True) > 0
     assert audit_log.verify_live(db.session).valid
     bad = app.test_cli_runner().invoke(main, ["forms", "shred", written["id"], "--reason", "because", "--yes"])

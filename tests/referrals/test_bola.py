@@ -19,11 +19,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from nrm_api.accounts.models import ROLES
-from nrm_api.accounts.permissions import role_allows
 from nrm_api.audit import log as audit_log
 from nrm_api.audit import sequencer
 from nrm_api.audit.models import AuditEvent, AuditLeaf
 from nrm_api.extensions import db
+from nrm_api.permissions import role_allows
 from nrm_api.webhooks.models import WebhookDelivery
 from tests.conftest import bearer, create_user, login_token
 from tests.forms.helpers import adult, agency

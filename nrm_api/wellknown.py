@@ -9,9 +9,8 @@ from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from sqlalchemy import text
 
 from .accounts.auth import public
-from .accounts.tokens import keyring
 from .errors import Problem
-from .extensions import db
+from .extensions import db, keyring
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: Swagger UI 5 (renders OpenAPI 3.1), installed by ``make`` with ``npm ci`` from package-lock.json.

@@ -8,15 +8,13 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import text
 
 from ..crypto.blind import blind_index
 from ..crypto.canonical import canonical
 from ..crypto.envelope import FieldPlace, new_dek, open_field, seal_field
 from ..crypto.errors import KeyringError
-from ..crypto.keyring import Keyring
-from ..extensions import db
+from ..extensions import db, keyring
 from .models import Form, FormDraft, FormKey, FormVersion
 from .rules import split
 from .schemas import SCHEMA_VERSION
@@ -24,12 +22,6 @@ from .schemas import SCHEMA_VERSION
 
 class ShreddedError(Exception):
     """The form's data key is destroyed: its sealed fields are gone."""
-
-
-def keyring() -> Keyring:
-    """The app's keyring."""
-    ring: Keyring = current_app.extensions["nrm_keyring"]
-    return ring
 
 
 #: The advisory lock of data-key wrapping ('NRMK'): shared by each wrap, exclusive for a KEK's retirement.
