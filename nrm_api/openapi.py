@@ -28,7 +28,14 @@ OPENAPI_SETTINGS = {
             "disclosure and a tamper-evident audit log. The rules integrators rely on first "
             "(authentication, signed writes and their binding, receipts, referral statuses, errors) "
             "are in [docs/contract.md](docs/contract.md), in the repository beside this document "
-            "and served by the service at /api/docs/contract.md.",
+            "and served by the service at /api/docs/contract.md.\n\n"
+            "Signatures in short (all keys Ed25519, all in /.well-known/jwks.json): access tokens are JWTs "
+            "with `alg: EdDSA` (typ at+jwt); everything else the service signs says `alg: Ed25519` (RFC 9864). "
+            "A `receipt` is a compact JWS, typ nrm-receipt+jwt, whose `sha256` is the lowercase hex SHA-256 "
+            "of the RFC 8785 canonical request body. An answer carrying case data has `X-JWS-Signature`: a "
+            "detached JWS, typ nrm-response+jws, over the RFC 8785 canonical response body. Client "
+            "assertions go to the token endpoint with `aud` the issuer or the token endpoint's URL. Webhooks "
+            "are signed per Standard Webhooks v1a (Ed25519 over `{webhook-id}.{webhook-timestamp}.{body}`).",
         },
         "externalDocs": {"description": "The public contract for integrators (v1.1)", "url": "docs/contract.md"},
         "servers": [{"url": "/"}],

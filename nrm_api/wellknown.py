@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from sqlalchemy import text
 
 from .accounts.auth import public
+from .accounts.tokens import TOKEN_PATH
 from .errors import Problem
 from .extensions import db, keyring
 
@@ -41,7 +42,7 @@ def authorization_server() -> Response:
     issuer = current_app.config["BASE_URL"]
     response = jsonify({
         "issuer": issuer,
-        "token_endpoint": f"{issuer}/api/v1/auth/token",
+        "token_endpoint": f"{issuer}{TOKEN_PATH}",
         "jwks_uri": f"{issuer}/.well-known/jwks.json",
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": ["Ed25519", "EdDSA"],

@@ -122,12 +122,15 @@ def _check_claims(claims: Mapping[str, Any], client_id: str, now: datetime, acto
     base = current_app.config["BASE_URL"]
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
+    # RFC 7523 §3: the issuer or the token endpoint's URL (what many OAuth libraries send); nothing else
+    ours = {base, f"{base}{tokens.TOKEN_PATH}"}
+    addressed = any(isinstance(name, str) and name in ours for name in audiences)
     stamp = now.timestamp()
     leeway = CLOCK_LEEWAY.total_seconds()
     problems = [
         (claims.get("sub") != client_id or claims.get("iss") != client_id, "bad_subject",
          "iss and sub must both be the client id"),
-        (base not in audiences, "wrong_audience", f"aud must be {base}"),
+        (not addressed, "wrong_audience", f"aud must be {base} or {base}{tokens.TOKEN_PATH}"),
         (not _is_number(claims.get("exp")), "missing_exp", "exp is required"),
         (not _is_number(claims.get("iat")), "missing_iat", "iat is required"),
         (not isinstance(claims.get("jti"), str) or not 0 < len(claims.get("jti", "")) <= 200,

@@ -15,6 +15,8 @@ from ..extensions import db, jwt, keyring
 from .models import Client, ClientKey, RevokedToken, User
 
 TOKEN_TYPE = "at+jwt"  # noqa: S105 - the JWT typ of access tokens (RFC 9068)
+#: Where agency systems get tokens, below the issuer (the metadata's ``token_endpoint``).
+TOKEN_PATH = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
 
 
 def configure(app: Flask) -> None:

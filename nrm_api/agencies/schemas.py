@@ -20,9 +20,9 @@ class AgencyNameSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    en = ma.fields.String(required=True, attribute="name_en", validate=ma.validate.Length(1, 300))
-    ru = ma.fields.String(required=True, attribute="name_ru", validate=ma.validate.Length(1, 300))
-    be = ma.fields.String(required=True, attribute="name_be", validate=ma.validate.Length(1, 300))
+    en = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+    ru = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+    be = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
 
 
 class ServiceSchema(ma.Schema):
@@ -75,7 +75,8 @@ class AgencySchema(ma.Schema):
 
     id = ma.fields.String(required=True, metadata={"example": "moi"})
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
-    name = ma.fields.Dict(required=True, metadata={"description": "en, ru, be"})
+    # one component for both directions: an inline object here made generated clients drop Agency
+    name = ma.fields.Nested(AgencyNameSchema, required=True)
     regions = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(REGIONS)), required=True)
     services = ma.fields.List(ma.fields.Nested(ServiceSchema), required=True)
     address = ma.fields.String(metadata={"description": (

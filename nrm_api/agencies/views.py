@@ -40,8 +40,8 @@ def list_agencies(query: dict[str, Any]) -> Any:
 def create_agency(agency: dict[str, Any]) -> Any:
     """Register an agency of the network (network administrators)."""
     names, actor = agency["name"], current_actor()
-    added = service.add_agency(actor, agency["id"], kind=agency["kind"], name_en=names["name_en"],
-                               name_ru=names["name_ru"], name_be=names["name_be"], regions=agency["regions"])
+    added = service.add_agency(actor, agency["id"], kind=agency["kind"], name_en=names["en"],
+                               name_ru=names["ru"], name_be=names["be"], regions=agency["regions"])
     return service.entry(added, [])
 
 

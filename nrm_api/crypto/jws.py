@@ -31,6 +31,12 @@ from .keyring import SigningKey
 WRITE_TYPE = "nrm+jws"
 RECEIPT_TYPE = "nrm-receipt+jwt"
 RESPONSE_TYPE = "nrm-response+jws"
+#: What the spec says of every ``receipt`` (one text for forms and referrals).
+RECEIPT_DESCRIPTION = (
+    "Compact JWS (a JWT) by the service key, protected header {alg: Ed25519, kid, typ: nrm-receipt+jwt}; "
+    "payload {record, version, sha256, event, iat}: `sha256` is the lowercase hex SHA-256 of the RFC 8785 "
+    "canonical request body (what you signed), `event` the SHA-256 (hex) of the audit event's bytes. "
+    "Verify with the key of /.well-known/jwks.json named by kid.")
 MAX_SKEW_SECONDS = 300
 MAX_JTI_LENGTH = 64
 KeyResolver = Callable[[str], Mapping[str, str] | None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from ..crypto.jws import RECEIPT_DESCRIPTION
 from ..fields import QueryBoolean, StrictBoolean
 
 DOCUMENT = {"allOf": [{"$ref": "#/components/schemas/FormDocument"}]}
@@ -15,9 +16,7 @@ class FormWrittenSchema(ma.Schema):
     id = ma.fields.String(required=True)
     version = ma.fields.Integer(required=True)
     status = ma.fields.String(required=True)
-    receipt = ma.fields.String(required=True, metadata={
-        "description": "Compact JWS by the service key: {record, version, sha256, event, iat}; "
-                       "`event` is the SHA-256 (hex) of the audit event's bytes."})
+    receipt = ma.fields.String(required=True, metadata={"description": RECEIPT_DESCRIPTION})
     possible_duplicates = ma.fields.List(ma.fields.Dict(), metadata={
         "description": "Forms of your agency that may be the same person (by blind index)."})
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from ..crypto.jws import RECEIPT_DESCRIPTION
 from ..fields import StrictBoolean
 from ..forms.schemas import PUBLIC, SPECIAL, Strict, meta, text
 from ..forms.wire import PageQuerySchema
@@ -81,9 +82,7 @@ class ReferralWrittenSchema(ma.Schema):
 
     id = ma.fields.String(required=True)
     status = ma.fields.String(required=True)
-    receipt = ma.fields.String(required=True, metadata={
-        "description": "Compact JWS by the service key: {record, version, sha256, event, iat}; "
-                       "`event` is the SHA-256 (hex) of the audit event's bytes."})
+    receipt = ma.fields.String(required=True, metadata={"description": RECEIPT_DESCRIPTION})
 
 
 class ReferralPageSchema(ma.Schema):

@@ -168,7 +168,11 @@ def test_oversized_header_is_refused(client: FlaskClient) -> None:
     ({"iat": -900}, "iat_too_old"),
     ({"exp": 3600}, "exp_too_far"),
     ({"aud": "https://elsewhere.example"}, "wrong_audience"),
-    ({"aud": BASE_URL + "/api/v1/auth/token"}, "wrong_audience"),
+    ({"aud": BASE_URL + "/api/v1/auth/token/"}, "wrong_audience"),
+    ({"aud": "https://elsewhere.example/api/v1/auth/token"}, "wrong_audience"),
+    ({"aud": BASE_URL + "/.well-known/jwks.json"}, "wrong_audience"),
+    ({"aud": BASE_URL + "/"}, "wrong_audience"),
+    ({"aud": [{"url": BASE_URL}]}, "wrong_audience"),
     ({"sub": "someone-else"}, "bad_subject"),
     ({"jti": None}, "missing_jti"),
     ({"exp": None}, "missing_exp"),
@@ -180,6 +184,14 @@ def test_claims_outside_the_rules_are_refused(client: FlaskClient, claims: dict[
     timed = {name: now + value if name in ("exp", "iat") and value is not None else value
              for name, value in claims.items()}
     _refused(client, assertion(client_id, private, **timed), reason)
+
+
+@pytest.mark.parametrize("audience", [BASE_URL + TOKEN, [BASE_URL + TOKEN], ["https://other.example", BASE_URL]])
+def test_the_token_endpoint_is_an_audience_beside_the_issuer(client: FlaskClient, audience: Any) -> None:
+    client_id, private = create_client()
+    response = client.post(TOKEN, data=token_form(assertion(client_id, private, aud=audience)))
+    assert response.status_code == 200, response.json
+    assert last_event().outcome == "allowed"
 
 
 def test_a_reused_jti_is_refused(client: FlaskClient) -> None:
