@@ -95,6 +95,12 @@ class InvalidError(DomainError):
     status, slug, title = 422, "validation-failed", "Unprocessable Content"
 
 
+class Forbidden(DomainError):
+    """The caller may know the object exists, but may not do this to it."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
 def handle_domain_error(error: DomainError) -> Response:
     """Answer a service refusal as a problem."""
     return problem_response(

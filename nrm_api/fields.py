@@ -1,4 +1,7 @@
-"""Schema base fields: what every schema uses where marshmallow's own defaults are too lenient.
+"""Schema base fields and the base schema: what every schema uses where marshmallow's own defaults are too lenient.
+
+Fields carry their ``x-sensitivity`` class and description in their metadata (``meta``); code-list
+fields take their codes from ``vocabulary.yaml``.
 
 ``Regexp`` uses ``re.match``, where ``^…$`` accepts a trailing newline (``"evil"`` and a line feed); ``Boolean``
 takes ``1``/``0`` (and ``"yes"``, ``"on"``…) for ``true``/``false``, and even with ``truthy={True}``
@@ -10,6 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+
+from .vocabulary import codes
+
+SENSITIVITY = "x-sensitivity"
+PUBLIC, IDENTIFYING, SPECIAL, INVESTIGATIVE = "public", "identifying", "special", "investigative"
 
 
 class FullMatch(ma.validate.Regexp):
@@ -39,3 +47,45 @@ class QueryBoolean(ma.fields.Boolean):
         if value not in ("true", "false") or not isinstance(value, str):
             raise self.make_error("invalid", input=value)
         return value == "true"
+
+
+def meta(sensitivity: str, description: str, **extra: Any) -> dict[str, Any]:
+    """Field metadata: its sensitivity class and description (and any ``x-`` extension)."""
+    return {SENSITIVITY: sensitivity, "description": description, **extra}
+
+
+def text(sensitivity: str, description: str, length: int = 200, **kwargs: Any) -> ma.fields.String:
+    """A free-text field."""
+    return ma.fields.String(validate=ma.validate.Length(1, length), metadata=meta(sensitivity, description),
+                            **kwargs)
+
+
+def code(name: str, sensitivity: str, description: str, **kwargs: Any) -> ma.fields.String:
+    """A value from the code list ``name``."""
+    return ma.fields.String(validate=ma.validate.OneOf(codes(name)),
+                            metadata=meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
+
+
+def codes_of(name: str, sensitivity: str, description: str, at_least: int = 0,
+             **kwargs: Any) -> ma.fields.List[Any]:
+    """Several values from the code list ``name``, none twice."""
+    return ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(codes(name))),
+                          validate=[ma.validate.Length(min=at_least), _distinct],
+                          metadata=meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
+
+
+def _distinct(values: list[Any]) -> None:
+    if len(set(values)) != len(values):
+        raise ma.ValidationError("a value is given twice")
+
+
+def flag(sensitivity: str, description: str, **kwargs: Any) -> ma.fields.Boolean:
+    """A yes/no field (JSON true or false only)."""
+    return StrictBoolean(metadata=meta(sensitivity, description), **kwargs)
+
+
+class Strict(ma.Schema):
+    """Unknown fields are an error, never ignored."""
+
+    class Meta:
+        unknown = ma.RAISE

@@ -1,4 +1,4 @@
-"""Keyset cursors: an opaque token naming the last row of a page by (moment, id)."""
+"""Keyset paging: the one cursor codec (an opaque token naming a page's last row by (moment, id)) and its query."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import base64
 import json
 from datetime import datetime
 
+import marshmallow as ma
+
 from .errors import InvalidError
+
+
+class PageQuerySchema(ma.Schema):
+    """Keyset paging."""
+
+    cursor = ma.fields.String()
+    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 500))
 
 
 def encode(moment: datetime, ident: str) -> str:

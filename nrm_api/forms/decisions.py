@@ -17,14 +17,16 @@ from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto.canonical import sha256_hex
 from ..database import utcnow
-from ..errors import ConflictError, InvalidError
+from ..errors import ConflictError, Forbidden, InvalidError
 from ..extensions import db
+from ..fields import SPECIAL, Strict, code, meta, text
 from ..idempotency.service import Reply
 from ..permissions import Permission
+from ..preconditions import etag
+from ..writes import canonical_body, receipt
 from . import sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey
-from .schemas import SPECIAL, Strict, code, meta, text
-from .service import Forbidden, accessible, canonical_body, check_if_match, etag, readable, receipt
+from .service import accessible, check_if_match, readable
 
 SHRED_REASONS = ("retention_expired", "erasure_request", "consent_withdrawn", "court_order")
 
@@ -106,7 +108,8 @@ def _changed(actor: Actor, form: Form, action: Permission, payload: bytes, field
     event = audit.record(actor, action, "allowed", resource=f"form:{form.id}", fields=fields)
     audit.write_now(db.session)
     reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
-                        "receipt": receipt(form.id, form.version, payload, event.sha256)}, {"ETag": etag(form)})
+                        "receipt": receipt(form.id, form.version, payload, event.sha256)},
+                  {"ETag": etag(form.revision)})
     db.session.commit()
     return reply
 

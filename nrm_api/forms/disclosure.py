@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
+from ..fields import PUBLIC
 from .rules import sealed_paths
-from .schemas import PUBLIC
 
 
 @cache

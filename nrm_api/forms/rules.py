@@ -12,7 +12,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from .schemas import IDENTIFYING, PUBLIC, SENSITIVITY, FormDocumentSchema
+from ..fields import IDENTIFYING, PUBLIC, SENSITIVITY
+from .schemas import FormDocumentSchema
 
 ADULT_AGE = 18
 AGE_BANDS = ((8, "0--8"), (17, "9--17"), (20, "18--20"), (23, "21--23"), (26, "24--26"), (29, "27--29"),

@@ -7,60 +7,25 @@ Every field names its ``x-sensitivity`` — ``public``, ``identifying``, ``speci
 
 from __future__ import annotations
 
-from typing import Any
-
 import marshmallow as ma
 
-from ..fields import FullMatch, StrictBoolean
-from ..vocabulary import codes
+from ..fields import (
+    IDENTIFYING,
+    INVESTIGATIVE,
+    PUBLIC,
+    SPECIAL,
+    FullMatch,
+    Strict,
+    code,
+    codes_of,
+    flag,
+    meta,
+    text,
+)
 
-SENSITIVITY = "x-sensitivity"
-PUBLIC, IDENTIFYING, SPECIAL, INVESTIGATIVE = "public", "identifying", "special", "investigative"
 SCHEMA_VERSION = "1"
 COUNTRY = FullMatch(r"^[A-Z]{2}$", error="an ISO 3166-1 alpha-2 code, e.g. BY")
 LANGUAGE = FullMatch(r"^[a-z]{2,3}$", error="an ISO 639 code, e.g. ru")
-
-
-def meta(sensitivity: str, description: str, **extra: Any) -> dict[str, Any]:
-    """Field metadata: its sensitivity class and description (and any ``x-`` extension)."""
-    return {SENSITIVITY: sensitivity, "description": description, **extra}
-
-
-def text(sensitivity: str, description: str, length: int = 200, **kwargs: Any) -> ma.fields.String:
-    """A free-text field."""
-    return ma.fields.String(validate=ma.validate.Length(1, length), metadata=meta(sensitivity, description),
-                            **kwargs)
-
-
-def code(name: str, sensitivity: str, description: str, **kwargs: Any) -> ma.fields.String:
-    """A value from the code list ``name``."""
-    return ma.fields.String(validate=ma.validate.OneOf(codes(name)),
-                            metadata=meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
-
-
-def codes_of(name: str, sensitivity: str, description: str, at_least: int = 0,
-             **kwargs: Any) -> ma.fields.List[Any]:
-    """Several values from the code list ``name``, none twice."""
-    return ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(codes(name))),
-                          validate=[ma.validate.Length(min=at_least), _distinct],
-                          metadata=meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
-
-
-def _distinct(values: list[Any]) -> None:
-    if len(set(values)) != len(values):
-        raise ma.ValidationError("a value is given twice")
-
-
-def flag(sensitivity: str, description: str, **kwargs: Any) -> ma.fields.Boolean:
-    """A yes/no field (JSON true or false only)."""
-    return StrictBoolean(metadata=meta(sensitivity, description), **kwargs)
-
-
-class Strict(ma.Schema):
-    """Unknown fields are an error, never ignored."""
-
-    class Meta:
-        unknown = ma.RAISE
 
 
 class PersonSchema(Strict):

@@ -7,27 +7,28 @@ once. A refusal is audited on its own and changes nothing else.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
 from sqlalchemy import delete, select
 
-from .. import paging
+from .. import paging, preconditions
 from ..accounts.signing import WriteSignature, verify_write
 from ..agencies.service import require_agency
 from ..audit import events as audit
 from ..audit.actor import Actor
-from ..crypto.canonical import NotCanonicalizable, canonical, sha256_hex
+from ..crypto.canonical import sha256_hex
 from ..crypto.envelope import DecryptionError
-from ..crypto.jws import RECEIPT_TYPE, sign_service
 from ..database import utcnow
-from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
-from ..extensions import db, keyring
+from ..errors import ConflictError, Forbidden, InvalidError, NotFoundError, Problem
+from ..extensions import db
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
 from ..permissions import Permission
+from ..preconditions import etag
 from ..referrals import access
+from ..writes import canonical_body, receipt
 from . import sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
@@ -37,21 +38,6 @@ from .schemas import SCHEMA_VERSION, FormDocumentSchema
 MAX_DUPLICATES = 20
 #: Schemas are built once: building one costs more than validating a form with it.
 DOCUMENT_SCHEMA = FormDocumentSchema()
-
-
-class Forbidden(DomainError):
-    """The caller may know the form exists, but may not do this to it."""
-
-    status, slug, title = 403, "forbidden", "Forbidden"
-
-
-def canonical_body(raw: Any) -> bytes:
-    """The canonical bytes a write's signature covers; 400 when the body has none."""
-    try:
-        return canonical(raw)
-    except NotCanonicalizable:
-        raise Problem(400, "not-canonicalizable", "Body has no canonical form",
-                      "numbers must be I-JSON: integers within ±2^53, finite") from None
 
 
 def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
@@ -66,17 +52,6 @@ def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
     if errors:
         raise InvalidError("the form breaks the consent rules", errors={"json": errors})
     return raw
-
-
-def receipt(record: str, version: int, payload: bytes, event: str) -> str:
-    """The service's signed receipt of an accepted write; ``event`` is the SHA-256 of its audit event's bytes.
-
-    No log position: it is given only after the commit, by the sequencer. An auditor finds it with
-    ``GET /audit/events/by-hash/{event}`` and proves it with ``/audit/events/{position}/proof``.
-    """
-    claims = {"record": record, "version": version, "sha256": sha256_hex(payload), "event": event,
-              "iat": int(datetime.now(UTC).timestamp())}
-    return sign_service(canonical(claims), keyring().signing_key, RECEIPT_TYPE)
 
 
 def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
@@ -105,7 +80,7 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     reply = Reply(201, {"id": form.id, "version": 1, "status": form.status,
                         "receipt": receipt(form.id, 1, payload, event.sha256),
                         "possible_duplicates": _duplicates(actor, form.id, indexes)},
-                  {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form)})
+                  {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form.revision)})
     return idempotency.commit_with(actor, attempt, reply)
 
 
@@ -136,11 +111,6 @@ def _duplicates(actor: Actor, form_id: str, indexes: set[str]) -> list[dict[str,
     return [{"form_id": row.id, "agency": row.agency_id} for row in rows]
 
 
-def etag(form: Form) -> str:
-    """The form's current ETag."""
-    return f'"{form.revision}"'
-
-
 class AccessEnded(Forbidden):
     """The agency was sent the form, but its referral is over or consent was withdrawn."""
 
@@ -165,6 +135,15 @@ def accessible(actor: Actor, form_id: str, action: Permission) -> access.Access:
     raise NotFoundError("no such form, or none you may see")
 
 
+def check_if_match(actor: Actor, form: Form, if_match: str | None, action: Permission) -> None:
+    """Changes need the form's current ETag: 428 without one, 412 when stale (the refusal audited)."""
+    try:
+        preconditions.check_if_match(etag(form.revision), if_match)
+    except preconditions.PreconditionRefused as error:
+        audit.record_refusal(actor, action, reason=error.reason, resource=f"form:{form.id}")
+        raise
+
+
 def readable(actor: Actor, form_id: str, action: Permission) -> Form:
     """The form, if the actor's agency may read it (see ``accessible``)."""
     return accessible(actor, form_id, action).form
@@ -177,16 +156,6 @@ def owned(actor: Actor, form_id: str, action: Permission) -> Form:
         audit.record_refusal(actor, action, reason="not_lead_agency", resource=f"form:{form_id}")
         raise Forbidden("only the agency that wrote the form or leads the case may do this")
     return found.form
-
-
-def check_if_match(actor: Actor, form: Form, if_match: str | None, action: Permission) -> None:
-    """Changes need the current ETag: 428 without one, 412 when stale."""
-    if not if_match:
-        audit.record_refusal(actor, action, reason="precondition_required", resource=f"form:{form.id}")
-        raise Problem(428, "precondition-required", "Precondition Required", "send If-Match with the form's ETag")
-    if if_match.strip() not in (etag(form), "*") and if_match.strip() != etag(form).replace('"', ""):
-        audit.record_refusal(actor, action, reason="stale_etag", resource=f"form:{form.id}")
-        raise Problem(412, "precondition-failed", "Precondition Failed", "the form has changed: read it again")
 
 
 def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
@@ -210,7 +179,8 @@ def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
                          fields=split(raw)[1].keys())
     audit.write_now(db.session)
     reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
-                        "receipt": receipt(form.id, form.version, payload, event.sha256)}, {"ETag": etag(form)})
+                        "receipt": receipt(form.id, form.version, payload, event.sha256)},
+                  {"ETag": etag(form.revision)})
     db.session.commit()
     return reply
 
@@ -250,7 +220,7 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
     audit.record(actor, Permission.FORM_READ, "allowed", resource=f"form:{form.id}",
                  fields=[*opened, *(f"{section}.*" for section in row.public)])
     db.session.commit()
-    return body, etag(form)
+    return body, etag(form.revision)
 
 
 def latest_decision(form: Form, classes: frozenset[str]) -> dict[str, Any] | None:

@@ -11,11 +11,12 @@ from flask_smorest import Blueprint
 from ..accounts.auth import current_actor, requires
 from ..audit import auditor
 from ..audit.schemas import EventPageSchema
+from ..paging import PageQuerySchema
 from ..permissions import Permission
 from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, body_of, json_reply, signed_reply
 from ..vocabulary import code_lists
 from . import decisions, drafts, service
-from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema, PageQuerySchema
+from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Identification forms")
 vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabulary",

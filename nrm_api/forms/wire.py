@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from ..crypto.jws import RECEIPT_DESCRIPTION
 from ..fields import QueryBoolean, StrictBoolean
+from ..paging import PageQuerySchema
 
 DOCUMENT = {"allOf": [{"$ref": "#/components/schemas/FormDocument"}]}
 
@@ -64,13 +65,6 @@ class FormPageSchema(ma.Schema):
 
     items = ma.fields.List(ma.fields.Nested(FormSummarySchema))
     next_cursor = ma.fields.String(allow_none=True)
-
-
-class PageQuerySchema(ma.Schema):
-    """Keyset paging."""
-
-    cursor = ma.fields.String()
-    limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(1, 500))
 
 
 class FormPageQuerySchema(PageQuerySchema):

@@ -15,10 +15,11 @@ from ..extensions import db
 from ..forms import sealing
 from ..forms.models import Form, FormKey
 from ..permissions import Permission
+from ..preconditions import etag
 from . import access
 from .models import Referral, ReferralEvent
 from .rules import FINAL
-from .service import etag, event_place, visible
+from .service import event_place, visible
 
 #: What an event shows only with its body.
 WITHHELD_EVENT = ("body", "signature", "sha256")
@@ -78,7 +79,7 @@ def read(actor: Actor, referral_id: str) -> tuple[dict[str, Any], str]:
     audit.record(actor, Permission.REFERRAL_READ, "allowed", resource=f"referral:{referral.id}",
                  fields=["referral.*", *(["note"] if note else [])])
     db.session.commit()
-    return body, etag(referral)
+    return body, etag(referral.revision)
 
 
 def history(actor: Actor, referral_id: str) -> dict[str, Any]:

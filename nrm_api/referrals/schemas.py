@@ -7,9 +7,8 @@ from typing import Any
 import marshmallow as ma
 
 from ..crypto.jws import RECEIPT_DESCRIPTION
-from ..fields import StrictBoolean
-from ..forms.schemas import PUBLIC, SPECIAL, Strict, meta, text
-from ..forms.wire import PageQuerySchema
+from ..fields import PUBLIC, SPECIAL, Strict, StrictBoolean, meta, text
+from ..paging import PageQuerySchema
 from .rules import FINAL, OVERRIDE_REASONS, PRIORITIES, PURPOSES, SERVICES, STATUSES, status_table
 
 TRANSFER_REASONS = ("better_placed", "relocation", "capacity", "other")

@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 import marshmallow as ma
 from sqlalchemy import select
 
+from .. import preconditions
 from ..accounts.signing import WriteSignature, verify_write
 from ..agencies.models import Agency
 from ..audit import events as audit
@@ -22,15 +23,16 @@ from ..crypto.canonical import canonical, sha256_hex
 from ..crypto.envelope import FieldPlace
 from ..crypto.jws import sign_service
 from ..database import utcnow
-from ..errors import ConflictError, DomainError, InvalidError, NotFoundError, Problem
+from ..errors import ConflictError, DomainError, Forbidden, InvalidError, NotFoundError
 from ..extensions import db, keyring
 from ..forms import sealing
 from ..forms.models import Form, FormKey, FormVersion
-from ..forms.service import Forbidden, accessible, canonical_body, receipt
+from ..forms.service import accessible
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
 from ..permissions import Permission, role_allows
 from ..webhooks import outbox
+from ..writes import canonical_body, receipt
 from . import rules
 from .access import Consent
 from .models import Referral, ReferralEvent, Transfer
@@ -44,11 +46,6 @@ class ConsentRequired(DomainError):
     """The person's consent does not cover this recipient or purpose."""
 
     status, slug, title = 403, "consent-required", "Consent required"
-
-
-def etag(referral: Referral) -> str:
-    """The referral's current ETag."""
-    return f'"{referral.revision}"'
 
 
 def load(schema: ma.Schema, raw: Any, actor: Actor, action: Permission, resource: str) -> dict[str, Any]:
@@ -100,7 +97,7 @@ def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     _event(referral, form, "requested", actor, raw, signed, event.id)
     reply = Reply(201, {"id": referral.id, "status": referral.status,
                         "receipt": receipt(referral.id, 1, payload, event.sha256)},
-                  {"Location": f"/api/v1/referrals/{referral.id}", "ETag": etag(referral)})
+                  {"Location": f"/api/v1/referrals/{referral.id}", "ETag": preconditions.etag(referral.revision)})
     return idempotency.commit_with(actor, attempt, reply)
 
 
@@ -183,13 +180,11 @@ def visible(actor: Actor, referral_id: str, action: Permission, *, lock: bool = 
 
 
 def check_if_match(actor: Actor, resource: str, current: str, if_match: str | None, action: Permission) -> None:
-    """Changes need the current ETag: 428 without one, 412 when stale."""
-    if not if_match:
-        refuse(actor, action, resource, "precondition_required",
-               Problem(428, "precondition-required", "Precondition Required", "send If-Match with the ETag"))
-    if if_match is not None and if_match.strip() not in (current, current.strip('"')):
-        refuse(actor, action, resource, "stale_etag",
-               Problem(412, "precondition-failed", "Precondition Failed", "it has changed: read it again"))
+    """Changes need the current ETag: 428 without one, 412 when stale (the refusal audited)."""
+    try:
+        preconditions.check_if_match(current, if_match)
+    except preconditions.PreconditionRefused as error:
+        refuse(actor, action, resource, error.reason, error)
 
 
 def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
@@ -198,7 +193,7 @@ def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | Non
     action = Permission.REFERRAL_UPDATE
     referral = visible(actor, referral_id, action, lock=True)
     resource = f"referral:{referral.id}"
-    check_if_match(actor, resource, etag(referral), if_match, action)
+    check_if_match(actor, resource, preconditions.etag(referral.revision), if_match, action)
     signed = verify_write(actor, signature, payload, action, resource)
     data = load(STATUS_SCHEMA, raw, actor, action, resource)
     side = rules.SENDER if actor.agency == referral.from_agency else rules.RECIPIENT
@@ -209,7 +204,7 @@ def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | Non
     _event(referral, form, data["status"], actor, raw, signed, event.id)
     reply = Reply(200, {"id": referral.id, "status": referral.status,
                         "receipt": receipt(referral.id, referral.revision, payload, event.sha256)},
-                  {"ETag": etag(referral)})
+                  {"ETag": preconditions.etag(referral.revision)})
     db.session.commit()
     return reply
 

@@ -17,13 +17,15 @@ from ..agencies.models import Agency
 from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
-from ..errors import ConflictError, InvalidError
+from ..errors import ConflictError, Forbidden, InvalidError
 from ..extensions import db
 from ..forms.models import Form, FormVersion
-from ..forms.service import Forbidden, canonical_body, owned, receipt
+from ..forms.service import owned
 from ..idempotency.service import Reply
 from ..permissions import Permission
+from ..preconditions import etag
 from ..webhooks import outbox
+from ..writes import canonical_body, receipt
 from .access import Consent
 from .models import Transfer
 from .schemas import TransferCreateSchema, TransferDecisionSchema
@@ -32,11 +34,6 @@ from .service import ConsentRequired, between, check_if_match, load, refuse
 ACTION = Permission.FORM_TRANSFER
 #: Who may make each decision on a requested transfer.
 DECIDERS = {"accepted": "to", "declined": "to", "cancelled": "from"}
-
-
-def etag(transfer: Transfer) -> str:
-    """The transfer's current ETag."""
-    return f'"{transfer.revision}"'
 
 
 def shape(transfer: Transfer) -> dict[str, Any]:
@@ -84,7 +81,7 @@ def _written(actor: Actor, transfer: Transfer, payload: bytes, status: int, kind
     outbox.emit([transfer.from_agency, transfer.to_agency], kind, f"transfer:{transfer.id}", transfer.status)
     audit.write_now(db.session)
     body = {**shape(transfer), "receipt": receipt(transfer.id, transfer.revision, payload, event.sha256)}
-    reply = Reply(status, body, {"Location": f"/api/v1/transfers/{transfer.id}", "ETag": etag(transfer)})
+    reply = Reply(status, body, {"Location": f"/api/v1/transfers/{transfer.id}", "ETag": etag(transfer.revision)})
     db.session.commit()
     return reply
 
@@ -99,7 +96,7 @@ def decide(actor: Actor, transfer_id: str, raw: Any, signature: str | None, if_m
     payload = canonical_body(raw)
     transfer = visible(actor, transfer_id, lock=True)
     resource = f"transfer:{transfer.id}"
-    check_if_match(actor, resource, etag(transfer), if_match, ACTION)
+    check_if_match(actor, resource, etag(transfer.revision), if_match, ACTION)
     signed = verify_write(actor, signature, payload, ACTION, resource)
     status = load(TransferDecisionSchema(), raw, actor, ACTION, resource)["status"]
     side = "to" if actor.agency == transfer.to_agency else "from"
@@ -124,7 +121,7 @@ def read(actor: Actor, transfer_id: str) -> tuple[dict[str, Any], str]:
     transfer = visible(actor, transfer_id)
     audit.record(actor, ACTION, "allowed", resource=f"transfer:{transfer.id}", fields=["statistics.*"])
     db.session.commit()
-    return shape(transfer), etag(transfer)
+    return shape(transfer), etag(transfer.revision)
 
 
 def listing(actor: Actor, status: str | None) -> list[dict[str, Any]]:

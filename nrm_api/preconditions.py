@@ -1,0 +1,53 @@
+"""ETags and ``If-Match`` (RFC 9110 §8.8.3, §13.1.1): the one check before any change of a versioned record."""
+
+from __future__ import annotations
+
+from .errors import Problem
+
+
+class PreconditionRefused(Problem):
+    """A change without the current ETag; ``reason`` is what the audit log records."""
+
+    reason = "precondition"
+
+
+class IfMatchMissing(PreconditionRefused):
+    """No ``If-Match``: a change must name the representation it was made from."""
+
+    reason = "precondition_required"
+
+    def __init__(self) -> None:
+        super().__init__(428, "precondition-required", "Precondition Required", "send If-Match with the ETag")
+
+
+class IfMatchStale(PreconditionRefused):
+    """``If-Match`` names no current representation."""
+
+    reason = "stale_etag"
+
+    def __init__(self) -> None:
+        super().__init__(412, "precondition-failed", "Precondition Failed", "it has changed: read it again")
+
+
+def etag(revision: int) -> str:
+    """The strong ETag of a record at ``revision``."""
+    return f'"{revision}"'
+
+
+def matches(current: str, if_match: str) -> bool:
+    """Whether ``If-Match`` names the current ETag: ``*``, or one of its list by strong comparison.
+
+    A bare revision (``3`` for ``"3"``) is accepted as before; a weak tag (``W/"3"``) never matches.
+    """
+    if if_match.strip() == "*":  # any current representation: the record exists, or we would not be here
+        return True
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return current in tags or current.strip('"') in tags
+
+
+def check_if_match(current: str, if_match: str | None) -> None:
+    """Refuse a change whose ``If-Match`` is missing (428) or names no current representation (412)."""
+    if not if_match or not if_match.strip():
+        raise IfMatchMissing()
+    if not matches(current, if_match):
+        raise IfMatchStale()
