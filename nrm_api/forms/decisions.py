@@ -27,6 +27,7 @@ from ..writes import canonical_body, receipt
 from . import sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey
 from .service import accessible, check_if_match, readable
+from .signals import consent_withdrawn
 
 SHRED_REASONS = ("retention_expired", "erasure_request", "consent_withdrawn", "court_order")
 
@@ -76,9 +77,7 @@ def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
 
 
 def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None) -> Reply:
-    """Record that the person withdrew consent (referrals are cancelled by it once they exist)."""
-    from ..referrals.service import cancel_for_withdrawal
-
+    """Record that the person withdrew consent; listeners (the referrals) end what it covered, in the same commit."""
     payload = canonical_body(raw)
     found = accessible(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
     form, resource = found.form, f"form:{form_id}"
@@ -93,7 +92,7 @@ def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None
         raise ConflictError(f"the form is {form.status.replace('_', ' ')}")
     form.status, form.consent_withdrawn_at = "consent_withdrawn", utcnow()
     form.consent_withdrawal = {"body": raw, "signature": signed.value, "kid": signed.kid}
-    cancel_for_withdrawal(actor, form)
+    consent_withdrawn.send(form, actor=actor)
     return _changed(actor, form, Permission.FORM_WITHDRAW_CONSENT, payload, [])
 
 

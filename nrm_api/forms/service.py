@@ -27,9 +27,8 @@ from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
 from ..permissions import Permission
 from ..preconditions import etag
-from ..referrals import access
 from ..writes import canonical_body, receipt
-from . import sealing
+from . import access, sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
 from .schemas import SCHEMA_VERSION, FormDocumentSchema

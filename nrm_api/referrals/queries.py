@@ -12,11 +12,10 @@ from ..audit.actor import Actor
 from ..audit.queries import position
 from ..database import utcnow
 from ..extensions import db
-from ..forms import sealing
+from ..forms import access, sealing
 from ..forms.models import Form, FormKey
 from ..permissions import Permission
 from ..preconditions import etag
-from . import access
 from .models import Referral, ReferralEvent
 from .rules import FINAL
 from .service import event_place, visible

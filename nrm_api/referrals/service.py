@@ -26,15 +26,16 @@ from ..database import utcnow
 from ..errors import ConflictError, DomainError, Forbidden, InvalidError, NotFoundError
 from ..extensions import db, keyring
 from ..forms import sealing
+from ..forms.access import Consent
 from ..forms.models import Form, FormKey, FormVersion
 from ..forms.service import accessible
+from ..forms.signals import consent_withdrawn
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
 from ..permissions import Permission, role_allows
 from ..webhooks import outbox
 from ..writes import canonical_body, receipt
 from . import rules
-from .access import Consent
 from .models import Referral, ReferralEvent, Transfer
 from .schemas import ReferralCreateSchema, StatusChangeSchema
 
@@ -237,7 +238,8 @@ def _apply(referral: Referral, status: str, actor: Actor, action: Permission, re
     return event
 
 
-def cancel_for_withdrawal(actor: Actor, form: Form) -> int:
+@consent_withdrawn.connect
+def cancel_for_withdrawal(form: Form, *, actor: Actor) -> int:
     """Cancel every open referral of a form whose consent was withdrawn, in the caller's transaction.
 
     The service signs each cancellation itself (the withdrawal that caused it is the agency's own

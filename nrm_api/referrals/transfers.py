@@ -19,6 +19,7 @@ from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import ConflictError, Forbidden, InvalidError
 from ..extensions import db
+from ..forms.access import Consent
 from ..forms.models import Form, FormVersion
 from ..forms.service import owned
 from ..idempotency.service import Reply
@@ -26,7 +27,6 @@ from ..permissions import Permission
 from ..preconditions import etag
 from ..webhooks import outbox
 from ..writes import canonical_body, receipt
-from .access import Consent
 from .models import Transfer
 from .schemas import TransferCreateSchema, TransferDecisionSchema
 from .service import ConsentRequired, between, check_if_match, load, refuse

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 
 from nrm_api.client import NrmClient, NrmError
 from nrm_api.extensions import db
+from nrm_api.forms import access
 from nrm_api.forms.models import Form
-from nrm_api.referrals import access
 from tests.conftest import BASE_URL, audit_events, bearer, create_user, login_token
 from tests.forms.helpers import Agency, adult, child, flask_transport
 from tests.referrals.helpers import network, signatures_verify

@@ -1,5 +1,8 @@
 """Need-to-know (architecture §6): who may read a form, and which of its sensitivity classes.
 
+It lives with the forms, below both their use cases and the referrals' (which ask it whether a
+form may be referred on): it reads the referrals' table and status rules, never their use cases.
+
 An agency reads a form if it wrote it or leads the case, or holds a live referral for it that the
 person's consent covers (or that a supervisor sent over consent, or that is about a child) while
 consent stands. What it sees is the disclosure policy for its kind, the referral's purpose and
@@ -18,12 +21,12 @@ from sqlalchemy import ColumnElement, and_, or_, select
 
 from ..agencies.models import Agency
 from ..extensions import db
-from ..forms import sealing
-from ..forms.disclosure import visible_classes
-from ..forms.models import Form, FormKey, FormVersion
-from ..forms.rules import consented, is_child, merge
-from .models import Referral, Transfer
-from .rules import OPEN
+from ..referrals.models import Referral, Transfer
+from ..referrals.rules import OPEN
+from . import sealing
+from .disclosure import visible_classes
+from .models import Form, FormKey, FormVersion
+from .rules import consented, is_child, merge
 
 
 @dataclass(frozen=True)
