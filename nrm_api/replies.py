@@ -1,15 +1,20 @@
-"""How the API's views answer: canonical JSON, signed where it carries case data; the shared doc parts."""
+"""How the API's views answer: dumped by their output schema, then signed where it carries case data."""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Response
+from flask_smorest.utils import get_appcontext
 
 from .crypto.canonical import canonical
 from .crypto.jws import RESPONSE_TYPE, sign_service
 from .extensions import keyring
 from .idempotency.service import Reply
+
+View = TypeVar("View", bound=Callable[..., Any])
 
 SIGNED = {"parameters": [
     {"in": "header", "name": "X-JWS-Signature", "required": True, "schema": {"type": "string"},
@@ -31,24 +36,34 @@ def body_of(component: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def signed_payload(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
+def signed_payload(body: Any) -> tuple[bytes, dict[str, str]]:
     """The canonical bytes of an answer carrying case data, and the service's detached signature over them."""
     payload = canonical(body)
     return payload, {"X-JWS-Signature": sign_service(payload, keyring().signing_key, RESPONSE_TYPE, detached=True)}
 
 
-def json_reply(reply: Reply) -> Response:
-    """A write's answer: canonical JSON with its headers."""
-    response = Response(canonical(reply.body), status=reply.status, mimetype="application/json")
-    response.headers.update(reply.headers)
-    return response
+def answer(reply: Reply) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A write's reply as a view returns it: the body for ``@blp.response``'s schema to dump, status, headers."""
+    return reply.body, reply.status, reply.headers
 
 
-def signed_reply(body: dict[str, Any], etag: str | None = None) -> Response:
-    """A response carrying case data: canonical bytes, signed by the service, never cached."""
-    payload, headers = signed_payload(body)
-    response = Response(payload, mimetype="application/json")
-    response.headers.update({**headers, "Cache-Control": "no-store"})
-    if etag:
-        response.headers["ETag"] = etag
-    return response
+def signed(view: View) -> View:
+    """Sign the answer ``@blp.response`` dumped: its canonical bytes, the service's signature, never cached.
+
+    Stacked above ``@blp.response``, so what is signed and sent is what the output schema let through,
+    never what the service handed the view.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        dumped = get_appcontext()
+        dumped.pop("result_dump", None)  # one app context may serve several requests (tests): never a stale one
+        response: Response = view(*args, **kwargs)
+        if "result_dump" not in dumped:
+            raise TypeError(f"{view.__name__} must return a body for its @blp.response schema to dump")
+        payload, headers = signed_payload(dumped.pop("result_dump"))
+        response.set_data(payload)
+        response.headers.update({**headers, "Cache-Control": "no-store"})
+        return response
+
+    return cast(View, wrapper)

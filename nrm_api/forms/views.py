@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request
+from flask import request
 from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
@@ -13,7 +13,7 @@ from ..audit import auditor
 from ..audit.schemas import EventPageSchema
 from ..paging import PageQuerySchema
 from ..permissions import Permission
-from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, body_of, json_reply, signed_reply
+from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, answer, body_of, signed
 from ..vocabulary import code_lists
 from . import decisions, drafts, service
 from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
@@ -29,10 +29,10 @@ WRITE_BODY = {"requestBody": body_of("FormDocument")}
 @requires(Permission.FORM_CREATE)
 @blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], IDEMPOTENCY_KEY])
 @blp.response(201, FormWrittenSchema)
-def submit() -> Response:
+def submit() -> Any:
     """Submit a signed identification form."""
-    return json_reply(service.submit(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
-                                request.headers.get("Idempotency-Key"), request.path))
+    return answer(service.submit(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
+                            request.headers.get("Idempotency-Key"), request.path))
 
 
 @blp.route("", methods=["GET"])
@@ -47,41 +47,42 @@ def list_forms(query: dict[str, Any]) -> Any:
 
 @blp.route("/<form_id>", methods=["GET"])
 @requires(Permission.FORM_READ)
+@signed
 @blp.response(200, FormSchema)
-def read(form_id: str) -> Response:
+def read(form_id: str) -> Any:
     """Read a form: only the fields you may see, the rest named in `withheld`; signed, never cached."""
     body, etag = service.read(current_actor(), form_id)
-    return signed_reply(body, etag)
+    return body, {"ETag": etag}
 
 
 @blp.route("/<form_id>", methods=["PUT"])
 @requires(Permission.FORM_UPDATE)
 @blp.doc(**WRITE_BODY, parameters=[*SIGNED["parameters"], IF_MATCH])
 @blp.response(200, FormWrittenSchema)
-def update(form_id: str) -> Response:
+def update(form_id: str) -> Any:
     """A new signed version of a form (its author's agency)."""
-    return json_reply(service.update(current_actor(), form_id, request.get_json(),
-                                request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
+    return answer(service.update(current_actor(), form_id, request.get_json(),
+                            request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
 
 
 @blp.route("/<form_id>/decision", methods=["POST"])
 @requires(Permission.FORM_DECIDE)
 @blp.doc(requestBody=body_of("Decision"), parameters=[*SIGNED["parameters"], IF_MATCH])
 @blp.response(200, FormWrittenSchema)
-def decide(form_id: str) -> Response:
+def decide(form_id: str) -> Any:
     """Record the identification decision (authority agencies only)."""
-    return json_reply(decisions.decide(current_actor(), form_id, request.get_json(),
-                                  request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
+    return answer(decisions.decide(current_actor(), form_id, request.get_json(),
+                              request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
 
 
 @blp.route("/<form_id>/consent-withdrawal", methods=["POST"])
 @requires(Permission.FORM_WITHDRAW_CONSENT)
 @blp.doc(requestBody=body_of("ConsentWithdrawal"), **SIGNED)
 @blp.response(200, FormWrittenSchema)
-def withdraw_consent(form_id: str) -> Response:
+def withdraw_consent(form_id: str) -> Any:
     """Record that the person withdrew consent."""
-    return json_reply(decisions.withdraw_consent(current_actor(), form_id, request.get_json(),
-                                            request.headers.get("X-JWS-Signature")))
+    return answer(decisions.withdraw_consent(current_actor(), form_id, request.get_json(),
+                                        request.headers.get("X-JWS-Signature")))
 
 
 @blp.route("/<form_id>/access-log", methods=["GET"])

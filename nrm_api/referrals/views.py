@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Response, request
+from flask import request
 from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
 from ..permissions import Permission
-from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, body_of, json_reply, signed_reply
+from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, answer, body_of, signed
 from ..webhooks import outbox
 from . import queries, service, transfers
 from .rules import status_table_markdown
@@ -42,10 +42,10 @@ def _headers() -> tuple[str | None, str | None]:
 @requires(Permission.REFERRAL_CREATE)
 @blp.doc(requestBody=body_of("ReferralCreate"), parameters=[*SIGNED["parameters"], IDEMPOTENCY_KEY])
 @blp.response(201, ReferralWrittenSchema)
-def create() -> Response:
+def create() -> Any:
     """Refer a form to another agency (signed). 403 `consent-required` when consent does not cover it."""
-    return json_reply(service.create(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
-                                request.headers.get("Idempotency-Key"), request.path))
+    return answer(service.create(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
+                            request.headers.get("Idempotency-Key"), request.path))
 
 
 @blp.route("", methods=["GET"])
@@ -59,42 +59,43 @@ def list_referrals(query: dict[str, Any]) -> Any:
 
 @blp.route("/<referral_id>", methods=["GET"])
 @requires(Permission.REFERRAL_READ)
+@signed
 @blp.response(200, ReferralDetailSchema)
-def read(referral_id: str) -> Response:
+def read(referral_id: str) -> Any:
     """One referral (its sender and recipient), with `ETag`; signed by the service, never cached.
 
     The note is opened only while your agency may read the form; `withheld` says when it is not.
     """
     body, etag = queries.read(current_actor(), referral_id)
-    return signed_reply(body, etag)
+    return body, {"ETag": etag}
 
 
 @blp.route("/<referral_id>/status", methods=["POST"])
 @requires(Permission.REFERRAL_UPDATE)
 @blp.doc(requestBody=body_of("StatusChange"), parameters=[*SIGNED["parameters"], IF_MATCH], **STATUS_MACHINE)
 @blp.response(200, ReferralWrittenSchema)
-def change_status(referral_id: str) -> Response:
+def change_status(referral_id: str) -> Any:
     """Move a referral on (signed, `If-Match`): 409 for a move the state machine lacks, 412 stale, 428 none."""
     signature, if_match = _headers()
-    return json_reply(service.change_status(current_actor(), referral_id, request.get_json(), signature, if_match))
+    return answer(service.change_status(current_actor(), referral_id, request.get_json(), signature, if_match))
 
 
 @blp.route("/<referral_id>/history", methods=["GET"])
 @requires(Permission.REFERRAL_READ)
+@signed
 @blp.response(200, HistorySchema)
-def history(referral_id: str) -> Response:
+def history(referral_id: str) -> Any:
     """Every status event with actor and agency; its signed body and signature while you may read the form."""
-    body = queries.history(current_actor(), referral_id)
-    return signed_reply(body)
+    return queries.history(current_actor(), referral_id)
 
 
 @transfers_blp.route("", methods=["POST"])
 @requires(Permission.FORM_TRANSFER)
 @transfers_blp.doc(requestBody=body_of("TransferCreate"), **SIGNED)
 @transfers_blp.response(201, TransferSchema)
-def request_transfer() -> Response:
+def request_transfer() -> Any:
     """Offer the lead of a case to another agency (signed, the agency leading it)."""
-    return json_reply(transfers.request(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature")))
+    return answer(transfers.request(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature")))
 
 
 @transfers_blp.route("", methods=["GET"])
@@ -109,21 +110,22 @@ def list_transfers(query: dict[str, Any]) -> Any:
 
 @transfers_blp.route("/<transfer_id>", methods=["GET"])
 @requires(Permission.FORM_TRANSFER)
+@signed
 @transfers_blp.response(200, TransferSchema)
-def read_transfer(transfer_id: str) -> Response:
+def read_transfer(transfer_id: str) -> Any:
     """One transfer, with `ETag`."""
     body, etag = transfers.read(current_actor(), transfer_id)
-    return signed_reply(body, etag)
+    return body, {"ETag": etag}
 
 
 @transfers_blp.route("/<transfer_id>/status", methods=["POST"])
 @requires(Permission.FORM_TRANSFER)
 @transfers_blp.doc(requestBody=body_of("TransferDecision"), parameters=[*SIGNED["parameters"], IF_MATCH])
 @transfers_blp.response(200, TransferSchema)
-def decide_transfer(transfer_id: str) -> Response:
+def decide_transfer(transfer_id: str) -> Any:
     """Accept or decline (the recipient) or cancel (the sender) a requested transfer (signed, `If-Match`)."""
     signature, if_match = _headers()
-    return json_reply(transfers.decide(current_actor(), transfer_id, request.get_json(), signature, if_match))
+    return answer(transfers.decide(current_actor(), transfer_id, request.get_json(), signature, if_match))
 
 
 @changes_blp.route("", methods=["GET"])
