@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # the docs page's Swagger UI (npm), reinstalled whenever package-lock.json changes
 UI_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum | cut -c1-12)
+# the interop tests' independent JOSE stack (jose, canonicalize), likewise from its own lock file
+INTEROP := tests/interop/node
+INTEROP_STAMP := $(INTEROP)/node_modules/.installed-$(shell cat $(INTEROP)/package-lock.json | sha256sum | cut -c1-12)
 
 .PHONY: run test bench openapi clean system-packages
 
@@ -25,6 +28,10 @@ $(UI_STAMP): package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(INTEROP_STAMP): $(INTEROP)/package-lock.json | $(UI_STAMP)
+	cd $(INTEROP) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## make run: set up the embedded demo (SQLite, local keyring, seeded network) and serve it
 run: $(STAMP) $(UI_STAMP)
 	$(BIN)/nrm-api demo setup
@@ -43,7 +50,7 @@ system-packages:
 
 ## make test: lint, type-check and run the whole suite (PostgreSQL when it answers, and SQLite);
 ## here the browser test may not skip: everything it needs was installed above
-test: system-packages $(STAMP) $(UI_STAMP)
+test: system-packages $(STAMP) $(UI_STAMP) $(INTEROP_STAMP)
 	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
 	NRM_TEST_REQUIRE_BROWSER=1 $(BIN)/pytest
@@ -60,4 +67,4 @@ openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules $(INTEROP)/node_modules .pytest_cache .mypy_cache .ruff_cache
