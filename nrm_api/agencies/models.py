@@ -8,10 +8,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import Base, utcnow
+from ..vocabulary import codes
 
-KINDS = ("authority", "international", "ngo")
-#: Belarus's oblasts and Minsk city, as the vocabulary names them.
-REGIONS = ("Brest", "Vitebsk", "Gomel", "Grodno", "Minsk", "Mogilev", "MinskCity")
+#: Kinds of agency (the vocabulary's ``agency_kind``).
+KINDS = tuple(codes("agency_kind"))
+#: Belarus's oblasts and Minsk city (the vocabulary's ``oblast``).
+REGIONS = tuple(codes("oblast"))
 
 
 class Agency(Base):

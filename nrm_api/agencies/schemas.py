@@ -5,13 +5,11 @@ from __future__ import annotations
 import marshmallow as ma
 
 from ..fields import FullMatch
-from ..forms.rules import AGE_BANDS as _BANDS
-from ..referrals.rules import SERVICES
+from ..vocabulary import codes
 from .models import KINDS, REGIONS
 
-AGE_BANDS = tuple(band for _, band in _BANDS) + ("48+",)
-SEXES = ("Feminine", "Masculine", "TransgenderFeminine", "TransgenderMasculine", "NonConforming",
-         "NonSpecifiedUnknown")
+#: The directory's eligibility and offer codes: the vocabulary's lists, never a copy.
+AGE_BANDS, SEXES, SERVICES = tuple(codes("age_band")), tuple(codes("gender")), tuple(codes("service"))
 
 
 class AgencyNameSchema(ma.Schema):

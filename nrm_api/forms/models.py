@@ -9,8 +9,10 @@ from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import Base, utcnow
+from ..vocabulary import codes
 
-STATUSES = ("active", "consent_withdrawn", "shredded")
+#: A form's statuses (the vocabulary's ``form_status``).
+STATUSES = tuple(codes("form_status"))
 
 
 class Form(Base):

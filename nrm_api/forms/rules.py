@@ -13,11 +13,12 @@ from typing import Any
 import marshmallow as ma
 
 from ..fields import IDENTIFYING, PUBLIC, SENSITIVITY
+from ..vocabulary import codes
 from .schemas import FormDocumentSchema
 
 ADULT_AGE = 18
-AGE_BANDS = ((8, "0--8"), (17, "9--17"), (20, "18--20"), (23, "21--23"), (26, "24--26"), (29, "27--29"),
-             (38, "30--38"), (47, "39--47"))
+#: CTDC age bands with an upper bound, as (oldest age, code), from the vocabulary's ``age_band`` ("48+" is open).
+AGE_BANDS = tuple((int(band.split("--")[1]), band) for band in codes("age_band") if "--" in band)
 
 
 @cache

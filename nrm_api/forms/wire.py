@@ -7,6 +7,7 @@ import marshmallow as ma
 from ..crypto.jws import RECEIPT_DESCRIPTION
 from ..fields import QueryBoolean, StrictBoolean
 from ..paging import PageQuerySchema
+from .models import STATUSES
 
 DOCUMENT = {"allOf": [{"$ref": "#/components/schemas/FormDocument"}]}
 
@@ -70,7 +71,7 @@ class FormPageSchema(ma.Schema):
 class FormPageQuerySchema(PageQuerySchema):
     """Filters of the form list, and keyset paging."""
 
-    status = ma.fields.String(validate=ma.validate.OneOf(("active", "consent_withdrawn", "shredded")))
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     is_child = QueryBoolean()
     updated_after = ma.fields.AwareDateTime()
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-#: FHIR Task status codes a referral uses, in the order they usually come.
-STATUSES = ("requested", "received", "accepted", "rejected", "in-progress", "on-hold", "completed", "failed",
-            "cancelled")
+from ..vocabulary import codes
+
+#: FHIR Task status codes a referral uses, in the order they usually come (the vocabulary's ``referral_status``).
+STATUSES = tuple(codes("referral_status"))
 FINAL = frozenset({"rejected", "completed", "failed", "cancelled"})
 OPEN = frozenset(STATUSES) - FINAL
 #: The recipient has taken the referral on and it is not over: what a confidential address is shown for.
@@ -44,8 +45,7 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 PURPOSES = ("identification", "assistance")
 #: Assistance a referral may ask for (Law 350-З Art. 20 and IOM Belarus's practice).
-SERVICES = ("airport_reception", "escort", "accommodation", "legal_aid", "healthcare", "psychological_counselling",
-            "reintegration_grant", "employment_counselling", "vocational_training", "family_tracing", "other")
+SERVICES = tuple(codes("service"))
 #: How soon the recipient should act.
 PRIORITIES = {"emergency": timedelta(hours=24), "urgent": timedelta(hours=72), "normal": timedelta(weeks=2)}
 #: Why a user with the right may send a referral the person's consent does not cover. Codes only:
