@@ -53,6 +53,7 @@ system-packages:
 test: system-packages $(STAMP) $(UI_STAMP) $(INTEROP_STAMP)
 	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
+	$(BIN)/lint-imports
 	NRM_TEST_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 ## make bench: the benchmarks on PostgreSQL; each figure is one JSON line on standard output
