@@ -67,12 +67,23 @@ def validate(config: Mapping[str, Any]) -> None:
     if not config.get("BASE_URL"):
         raise ConfigError("NRM_BASE_URL must be set to the service's public URL (for example "
                           "https://nrm.example.by): client assertions name it as their audience")
+    _check_base_url(str(config["BASE_URL"]))
     keyring = str(config.get("KEYRING") or "")
     if not keyring.startswith("pkcs11:") and not Path(keyring).is_file():
         raise ConfigError(f"no keyring at NRM_KEYRING ({keyring}): create one with `nrm-api keys init`")
     seconds = config["ACCESS_TOKEN_SECONDS"]
     if not 0 < seconds <= ACCESS_TOKEN_MAX_SECONDS:
         raise ConfigError(f"NRM_ACCESS_TOKEN_SECONDS must be between 1 and {ACCESS_TOKEN_MAX_SECONDS}")
+
+
+def _check_base_url(url: str) -> None:
+    """An absolute http(s) URL with a host and nothing else: the issuer, and the audit log's origin for good."""
+    parts = urlsplit(url)
+    plain = url.isascii() and not any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url)
+    if not plain or parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment \
+            or parts.username or parts.password:
+        raise ConfigError(f"NRM_BASE_URL must be an absolute http(s) URL with a host and no query, for example "
+                          f"https://nrm.example.by (got {url!r}): the audit log keeps its host as its origin for good")
 
 
 def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

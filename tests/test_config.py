@@ -60,3 +60,10 @@ def test_a_keyring_others_may_open_is_refused(tmp_path: Path, mode: int) -> None
         create_app(settings("sqlite://", ring.path))
     ring.path.chmod(0o600)
     create_app(settings("sqlite://", ring.path))
+
+
+@pytest.mark.parametrize("url", ["not a url", "nrm.example.by", "ftp://nrm.example.by", "https://",
+                                 "https://nrm.example.by/?x=1", "https://u:p@nrm.example.by", "https://nrm.example.by\n"])
+def test_a_base_url_that_is_not_an_absolute_http_url_is_refused(keyring_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="absolute http"):
+        create_app(settings("sqlite://", keyring_path, BASE_URL=url))

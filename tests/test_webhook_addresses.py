@@ -52,3 +52,28 @@ def test_the_endpoint_refuses_them(client: FlaskClient) -> None:
     for literal in ("64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::", "::127.0.0.1"):
         answer = client.put("/api/v1/webhooks/endpoint", json={"url": f"https://[{literal}]/hook"}, headers=headers)
         assert answer.status_code == 422, literal
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.org\n.evil/", "https://hooks.example.org/x\n", "https://hooks.example.org/y\t",
+    "https://hooks.exa mple.org/", "https://hooks.example.org/\x7f", "https://hööks.example.org/",
+    "https://127.1/", "https://2130706433/", "https://0x7f000001/", "https://0x7f.0.0.1/",
+    "https://-bad.example.org/", "https://under_score.example.org/", "https://hooks.example.org:99999/",
+])
+def test_a_url_that_is_not_plainly_a_host_is_refused_at_registration(url: str) -> None:
+    with pytest.raises(RefusedAddress) as refused:
+        check_url(url, allow_private=True)
+    assert refused.value.code == "invalid_url"
+
+
+@pytest.mark.parametrize("url", ["https://localhost/hook", "https://api.localhost./hook", "https://LOCALHOST:9443/"])
+def test_names_that_always_mean_this_host_are_private(url: str) -> None:
+    with pytest.raises(RefusedAddress) as refused:
+        check_url(url, allow_private=False)
+    assert refused.value.code == "private_address"
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.org/nrm", "https://hooks.example.org.:8443/a?b=c",
+                                 "https://xn--hks-qqa.example.org/", "https://a-b.c0.example/"])
+def test_ordinary_https_urls_are_accepted(url: str) -> None:
+    assert check_url(url, allow_private=False).hostname

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 from urllib.parse import SplitResult, urlsplit
@@ -21,6 +22,13 @@ from urllib.parse import SplitResult, urlsplit
 _LOW_32_EMBEDS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::ffff:0:0:0/96"))
 #: Local-use NAT64 (RFC 8215) and IPv4-compatible addresses (deprecated, RFC 4291): never a receiver.
 _NEVER = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("::/96"))
+
+
+#: One label of a DNS name (RFC 1123), after urlsplit has lowered it.
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+#: A last label that is a number (``127.1``, ``2130706433``, ``0x7f000001``): an IPv4 shorthand
+#: that resolvers turn into an address, never a top-level domain (RFC 3696 §2).
+_NUMERIC = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
 class RefusedAddress(Exception):
@@ -33,9 +41,16 @@ class RefusedAddress(Exception):
 
 def check_url(url: str, allow_private: bool) -> SplitResult:
     """The parts of a URL webhooks may be sent to; ``RefusedAddress`` otherwise."""
+    # urlsplit silently drops tabs and newlines (WHATWG): judge the URL as it would be stored
+    if not url.isascii() or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        raise RefusedAddress("invalid_url", "a webhook URL has no spaces, control or non-ASCII characters")
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise RefusedAddress("invalid_url", "a webhook URL is an absolute https URL")
+    try:
+        parts.port  # noqa: B018 - urlsplit checks the port only when asked
+    except ValueError:
+        raise RefusedAddress("invalid_url", "the URL's port is not a number from 0 to 65535") from None
     if parts.scheme == "http" and not allow_private:
         raise RefusedAddress("insecure_url", "webhooks go over https only")
     if parts.username or parts.password or parts.fragment:
@@ -43,8 +58,19 @@ def check_url(url: str, allow_private: bool) -> SplitResult:
     try:
         literal = ipaddress.ip_address(parts.hostname)
     except ValueError:
-        return parts
+        return _named(parts, allow_private)
     if not allow_private and not _public(literal):
+        raise RefusedAddress("private_address", "webhooks are not sent to private or reserved addresses")
+    return parts
+
+
+def _named(parts: SplitResult, allow_private: bool) -> SplitResult:
+    """A URL whose host is a name: a real DNS name, and not one that always means this host."""
+    host = str(parts.hostname).removesuffix(".")
+    labels = host.split(".")
+    if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels) or _NUMERIC.fullmatch(labels[-1]):
+        raise RefusedAddress("invalid_url", "the URL's host is neither a DNS name nor an IP address")
+    if not allow_private and (host == "localhost" or host.endswith(".localhost")):  # RFC 6761
         raise RefusedAddress("private_address", "webhooks are not sent to private or reserved addresses")
     return parts
 
