@@ -1,4 +1,4 @@
-"""Transfer of a case's lead, the directory's services and confidential address, and the changes feed."""
+"""Transfer of a case's lead, and the changes feed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from nrm_api.client import NrmError
-from tests.conftest import audit_events, bearer, create_user, login_token
+from tests.conftest import audit_events, bearer
 from tests.forms.helpers import adult
 from tests.referrals.helpers import network
 
@@ -71,38 +71,3 @@ def test_the_feed_pages_without_missing_or_repeating_an_event(client: FlaskClien
     assert net.stranger.sdk.changes()["items"] == []
     bad = client.get("/api/v1/changes?cursor=abc", headers=bearer(net.ngo.sdk.token()))
     assert bad.status_code == 422
-
-
-def test_agencies_publish_services_and_the_address_goes_only_to_referring_agencies(client: FlaskClient) -> None:
-    net = network(client)
-    shelter = bearer(net.shelter.sdk.token())
-    services = {"services": [{"service": "accommodation", "regions": ["Gomel"], "age_bands": ["18--20", "21--23"],
-                              "sexes": ["Feminine"], "capacity": 12, "vacancies": 3},
-                             {"service": "psychological_counselling"}]}
-    assert client.put(f"/api/v1/agencies/{net.shelter.id}/services", json=services, headers=shelter).status_code == 200
-    assert client.put(f"/api/v1/agencies/{net.shelter.id}/address", json={"address": "Gomel, Zxq street 9"},
-                      headers=shelter).status_code == 204
-    patched = client.patch(f"/api/v1/agencies/{net.shelter.id}/services/accommodation", json={"vacancies": 2},
-                           headers=shelter)
-    assert patched.get_json()["vacancies"] == 2
-    too_many = client.patch(f"/api/v1/agencies/{net.shelter.id}/services/accommodation", json={"vacancies": 13},
-                            headers=shelter)
-    assert too_many.status_code == 422
-    others = client.put(f"/api/v1/agencies/{net.shelter.id}/services", json={"services": []},
-                        headers=bearer(net.iom.sdk.token()))
-    assert others.status_code == 403
-    iom = bearer(net.iom.sdk.token())
-    found = client.get("/api/v1/agencies?service=accommodation&region=Gomel", headers=iom).get_json()
-    assert [entry["id"] for entry in found] == [net.shelter.id]
-    assert client.get("/api/v1/agencies?service=accommodation&region=Brest", headers=iom).get_json() == []
-    entry = client.get(f"/api/v1/agencies/{net.shelter.id}", headers=iom).get_json()
-    assert "address" not in entry and entry["services"][0]["capacity"] == 12
-    form_id = net.iom.sdk.submit_form(adult())["id"]
-    referral_id = net.iom.sdk.refer(form_id, net.shelter.id, "assistance", services=["accommodation"])["id"]
-    net.shelter.sdk.set_status(referral_id, "accepted")  # shown once the shelter takes the referral on
-    assert client.get(f"/api/v1/agencies/{net.shelter.id}", headers=iom).get_json()["address"] == "Gomel, Zxq street 9"
-    assert "address" not in client.get(f"/api/v1/agencies/{net.shelter.id}",
-                                       headers=bearer(net.ngo.sdk.token())).get_json()
-    admin = login_token(client, create_user("network_admin", net.moi.id))
-    assert client.patch(f"/api/v1/agencies/{net.shelter.id}/services/accommodation", json={"vacancies": 0},
-                        headers=bearer(admin)).status_code == 200
