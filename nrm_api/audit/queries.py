@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -14,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from ..errors import InvalidError
+from .. import paging
 from .models import AuditEvent, AuditLeaf
 
 FILTERS = ("actor", "agency", "action", "resource", "outcome")
@@ -29,24 +28,6 @@ class Page:
 
     items: list[dict[str, Any]]
     next_cursor: str | None
-
-
-def encode_cursor(last_id: int) -> str:
-    """An opaque cursor after event ``last_id``."""
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The event id a cursor points after; a clear error for anything else."""
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        after = value["after"]
-    except (ValueError, TypeError, KeyError):
-        raise InvalidError("the cursor is not one this service gave", errors={"query": {"cursor": ["invalid"]}}) \
-            from None
-    if not isinstance(after, int) or after < 0:
-        raise InvalidError("the cursor is not one this service gave", errors={"query": {"cursor": ["invalid"]}})
-    return after
 
 
 def _query(filters: Mapping[str, Any]) -> Select[AuditEvent, int | None]:
@@ -82,12 +63,12 @@ def page(session: Session, filters: Mapping[str, Any], cursor: str | None, limit
     """Events matching ``filters``, oldest first, ``limit`` at a time."""
     query = _query(filters).order_by(AuditEvent.id).limit(limit + 1)
     if cursor:
-        query = query.where(AuditEvent.id > decode_cursor(cursor))
+        query = query.where(AuditEvent.id > paging.decode_after(cursor))
     rows = session.execute(query).all()
     more = len(rows) > limit
     rows = rows[:limit]
     items = [row(event, seq) for event, seq in rows]
-    return Page(items, encode_cursor(rows[-1][0].id) if more and rows else None)
+    return Page(items, paging.encode_after(rows[-1][0].id) if more and rows else None)
 
 
 def stream(session: Session, filters: Mapping[str, Any]) -> Generator[dict[str, Any], None, None]:
