@@ -50,8 +50,8 @@ def revoke() -> None:
 
 
 def oauth_error(error: service.OAuthError) -> Response:
-    """Answer a token endpoint refusal as RFC 6749 §5.2 says."""
-    response = jsonify(error=error.error, error_description=error.description)
+    """Answer a token endpoint refusal as RFC 6749 §5.2 says, dumped by the schema the spec declares for it."""
+    response = jsonify(OAuthErrorSchema().dump({"error": error.error, "error_description": error.description}))
     response.status_code = error.status
     response.headers["Cache-Control"] = "no-store"
     return response
