@@ -22,7 +22,8 @@ class TokenRequestSchema(ma.Schema):
         metadata={"description": "`urn:ietf:params:oauth:client-assertion-type:jwt-bearer`"}
     )
     client_assertion = ma.fields.String(
-        metadata={"description": "JWT signed by a registered Ed25519 key: iss = sub = client id, aud = issuer, "
+        metadata={"description": "JWT signed by a registered Ed25519 key (alg Ed25519 or EdDSA): iss = sub = "
+                  "client id, aud = the issuer or the token endpoint's URL (RFC 7523; from the OAuth metadata), "
                   "jti, iat, exp at most 5 minutes ahead."}
     )
 
