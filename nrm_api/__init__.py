@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import config, errors, http
+from . import boundary, config, http
 from .accounts import tokens
 from .accounts.service import OAuthError
 from .audit import events as audit_events
@@ -38,7 +38,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     jwt.init_app(app)
     limiter.init_app(app)
     api = Api(app)
-    errors.init_app(app)
+    boundary.init_app(app)
     http.init_app(app)
     _register(app, api)
     return app

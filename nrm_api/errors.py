@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import traceback
+from enum import StrEnum
 from typing import Any
 
 import marshmallow as ma
-from flask import Flask, Response, current_app, json
+from flask import Response, current_app, json
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 PROBLEM_TYPE_BASE = "urn:nrm:problem:"
@@ -64,17 +65,27 @@ class Problem(HTTPException):
 
 
 class DomainError(Exception):
-    """A refusal by a service function; views answer it as a problem, the CLI as a message."""
+    """A refusal by a service function; the API answers it as a problem, the CLI as a message.
+
+    The door's one boundary audits it: ``reason`` (the slug, unless a site names it more exactly),
+    ``resource`` when known, and ``action`` when not the door's declared permission.
+    """
 
     status = 400
     slug = "bad-request"
     title = "Bad Request"
+    #: ``failed`` for what is the service's fault, not the caller's.
+    outcome = "denied"
 
-    def __init__(self, detail: str, *, errors: Any = None) -> None:
+    def __init__(self, detail: str, *, errors: Any = None, reason: str | None = None, resource: str | None = None,
+                 action: StrEnum | str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors
-        self.headers: dict[str, str] = {}
+        self.reason = reason or self.slug.replace("-", "_")
+        self.resource = resource
+        self.action = action
+        self.headers: dict[str, str] = dict(headers or {})
 
 
 class NotFoundError(DomainError):
@@ -95,10 +106,56 @@ class InvalidError(DomainError):
     status, slug, title = 422, "validation-failed", "Unprocessable Content"
 
 
+class Unauthenticated(DomainError):
+    """No valid access token, or a write's signature refused."""
+
+    status, slug, title = 401, "invalid-token", "Unauthorized"
+
+
+class BadSignature(Unauthenticated):
+    """A signed write's ``X-JWS-Signature`` does not verify for this request."""
+
+    title = "Signature refused"
+
+    def __init__(self, code: str, detail: str, **kwargs: Any) -> None:
+        super().__init__(detail, reason=f"signature_{code}", **kwargs)
+        self.slug = f"signature-{code.replace('_', '-')}"
+
+
 class Forbidden(DomainError):
     """The caller may know the object exists, but may not do this to it."""
 
     status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class ConsentRequired(Forbidden):
+    """The person's consent does not cover this recipient or purpose."""
+
+    slug, title = "consent-required", "Consent required"
+
+
+class PreconditionRequired(DomainError):
+    """A change needs ``If-Match`` with the current ETag."""
+
+    status, slug, title = 428, "precondition-required", "Precondition Required"
+
+
+class Stale(DomainError):
+    """The ``If-Match`` names a representation that is no longer current."""
+
+    status, slug, title = 412, "precondition-failed", "Precondition Failed"
+
+
+class NotCanonical(DomainError):
+    """A body that has no canonical form, so no signature can cover it."""
+
+    status, slug, title = 400, "not-canonicalizable", "Body has no canonical form"
+
+
+class IntegrityFailure(DomainError):
+    """Stored data failed its integrity check: the service's failure, audited as such."""
+
+    status, slug, title, outcome = 500, "integrity-failure", "Stored data failed its integrity check", "failed"
 
 
 def handle_domain_error(error: DomainError) -> Response:
@@ -127,6 +184,11 @@ def problem_response(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def slug_of(status: int) -> str:
+    """The problem type of an HTTP status Flask or werkzeug answers."""
+    return _TYPES_BY_STATUS.get(status, "error")
 
 
 def handle_http_exception(error: HTTPException) -> Response:
@@ -161,10 +223,3 @@ def handle_unexpected(error: Exception) -> Response:
     frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(error.__traceback__))
     current_app.logger.error("unhandled %s\n%s", type(error).__name__, frames)
     return handle_http_exception(InternalServerError())
-
-
-def init_app(app: Flask) -> None:
-    """Register the problem handlers (flask-smorest's own handler is replaced by ``Api``)."""
-    app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(DomainError, handle_domain_error)
-    app.register_error_handler(Exception, handle_unexpected)

@@ -7,10 +7,9 @@ import uuid
 
 from flask import Flask, Response, g, request
 
-from .audit import refusals
 from .audit.actions import AuditAction
 from .crypto.canonical import MAX_DEPTH, DuplicateMemberError, TooDeepError, loads_strict
-from .errors import Problem
+from .errors import DomainError, Problem
 
 #: What of a client's ``X-Request-Id`` is kept (beside the service's own id): 128 characters, each
 #: outside this set replaced, so nothing the client sends lands in the log as it was sent.
@@ -28,31 +27,25 @@ FORM_ENDPOINTS = {"auth.token"}
 
 
 def _assign_request_id() -> None:
+    g.pop("actor", None)  # an app context kept open across requests (tests) must not lend one request's actor
     g.request_id = str(uuid.uuid4())
     incoming = request.headers.get("X-Request-Id", "")[:MAX_CLIENT_REQUEST_ID]
     g.client_request_id = _UNSAFE_IN_REQUEST_ID.sub("_", incoming) or None
 
 
-def _refuse(problem: Problem, reason: str) -> None:
-    """Audit a request refused before its view (and before authentication), then answer ``problem``.
+class BadRequest(DomainError):
+    """A request refused before its view: an id too long, a body that is no strict JSON."""
 
-    Logged like every unauthenticated refusal: a flood from one address is a count, and past the
-    limit the answer is 429.
-    """
-    from .accounts.auth import request_actor  # the accounts package imports this module's app
-
-    wait = refusals.record(request_actor(), AuditAction.REQUEST_REFUSE, reason=reason, resource=None)
-    if wait is not None:
-        raise Problem(429, "rate-limited", "Too Many Requests", "too many refused requests from here",
-                      headers={"Retry-After": str(wait)})
-    raise problem
+    def __init__(self, slug: str, title: str, detail: str, reason: str | None = None) -> None:
+        super().__init__(detail, action=AuditAction.REQUEST_REFUSE, reason=reason or slug.replace("-", "_"))
+        self.slug, self.title = slug, title
 
 
 def _check_path_ids() -> None:
     for value in (request.view_args or {}).values():
         if isinstance(value, str) and len(value) > MAX_PATH_ID:
-            _refuse(Problem(400, "invalid-id", "Invalid id", f"an id in a path is at most {MAX_PATH_ID} characters"),
-                    "id_too_long")
+            raise BadRequest("invalid-id", "Invalid id", f"an id in a path is at most {MAX_PATH_ID} characters",
+                             "id_too_long")
 
 
 def _check_body() -> None:
@@ -71,13 +64,13 @@ def _check_body() -> None:
     try:
         loads_strict(data)
     except DuplicateMemberError:
-        _refuse(Problem(400, "duplicate-member", "Duplicate member name",
-                        "a JSON object in the body names the same member twice"), "duplicate_member")
+        raise BadRequest("duplicate-member", "Duplicate member name",
+                         "a JSON object in the body names the same member twice") from None
     except TooDeepError:
-        _refuse(Problem(400, "json-too-deep", "JSON nested too deeply",
-                        f"the body nests arrays and objects more than {MAX_DEPTH} levels deep"), "json_too_deep")
+        raise BadRequest("json-too-deep", "JSON nested too deeply",
+                         f"the body nests arrays and objects more than {MAX_DEPTH} levels deep") from None
     except (UnicodeDecodeError, ValueError):
-        _refuse(Problem(400, "malformed-json", "Malformed JSON", "the body is not well-formed JSON"), "malformed_json")
+        raise BadRequest("malformed-json", "Malformed JSON", "the body is not well-formed JSON") from None
 
 
 def _finish(response: Response) -> Response:

@@ -1,8 +1,8 @@
 """Authorisation at the edge: every API view declares the permission it requires.
 
-``requires`` authenticates the bearer token, checks the role's permission, audits any refusal
-and hands the view an ``Actor``. ``public`` marks the few views anyone may call. A test walks
-the URL map and fails for any ``/api`` endpoint that declares neither.
+``requires`` authenticates the bearer token, checks the role's permission (a refusal is a domain
+error, audited by the error boundary) and hands the view an ``Actor``. ``public`` marks the few
+views anyone may call. A test walks the URL map and fails for any ``/api`` endpoint that declares neither.
 """
 
 from __future__ import annotations
@@ -17,11 +17,9 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError, RevokedTokenError
 from flask_smorest import Blueprint
 
-from ..audit import events as audit
-from ..audit import refusals
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
-from ..errors import Problem
+from ..errors import Forbidden, Unauthenticated
 from ..extensions import client_address
 from ..permissions import Permission, role_allows
 
@@ -76,25 +74,22 @@ def requires(permission: Permission) -> Callable[[View], View]:
 
 
 def authenticate(permission: Permission) -> Actor:
-    """Return the request's actor, or audit the refusal and answer 401 or 403."""
+    """Return the request's actor, or refuse with 401 or 403 (the error boundary audits it)."""
     resource = f"path:{request.path[:190]}"
     try:
         verify_jwt_in_request()
     except (JWTExtendedException, pyjwt.PyJWTError) as error:
         reason = _reason(error)
-        # a flood is limited per address and logged as counts
-        wait = refusals.record(request_actor(), AuditAction.REQUEST_AUTHENTICATE, reason=reason, resource=resource)
-        if wait is not None:
-            raise Problem(429, "rate-limited", "Too Many Requests", "too many unauthenticated requests from here",
-                          headers={"Retry-After": str(wait)}) from None
         challenge = "Bearer" if reason == "missing_token" else 'Bearer error="invalid_token"'
-        raise Problem(401, "invalid-token", "Unauthorized", _DETAILS[reason],
-                      headers={"WWW-Authenticate": challenge}) from None
+        raise Unauthenticated(_DETAILS[reason], reason=reason, resource=resource,
+                              action=AuditAction.REQUEST_AUTHENTICATE,
+                              headers={"WWW-Authenticate": challenge}) from None
     claims = get_jwt()
     actor = request_actor(claims["sub"], claims.get("agency"), claims.get("role"), claims.get("jti"))
+    g.actor = actor
     if not role_allows(actor.role, permission):
-        audit.record_refusal(actor, permission, reason="role_forbidden", resource=resource)
-        raise Problem(403, "forbidden", "Forbidden", f"the role {actor.role!r} may not {permission.value}")
+        raise Forbidden(f"the role {actor.role!r} may not {permission.value}", reason="role_forbidden",
+                        resource=resource)
     return actor
 
 

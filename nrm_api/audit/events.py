@@ -24,6 +24,8 @@ from .models import OUTCOMES, AuditEvent, AuditQueue
 
 PENDING = "nrm_audit_pending"
 WROTE = "nrm_audit_wrote"
+#: The request id whose refusal is logged: the door's boundary then logs nothing more.
+REFUSED = "nrm_audit_refused"
 
 
 def record(
@@ -82,7 +84,19 @@ def record_refusal(
     session.rollback()
     audit_event = record(actor, action, outcome, resource=resource, reason=reason, session=session)
     session.commit()
+    mark_refused(session, actor.request_id)
     return audit_event
+
+
+def mark_refused(session: Session, request_id: str | None) -> None:
+    """Note that this request's refusal is in the log, so the door's boundary does not log it again."""
+    if request_id:
+        session.info[REFUSED] = request_id
+
+
+def refusal_recorded(session: Session, request_id: str | None) -> bool:
+    """Whether this request's refusal was logged already (by a path that answers it itself)."""
+    return bool(request_id) and session.info.get(REFUSED) == request_id
 
 
 def write_now(session: Session) -> None:

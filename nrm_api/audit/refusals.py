@@ -56,6 +56,7 @@ def record(actor: Actor, action: StrEnum | str, *, reason: str, resource: str | 
         events.record(actor, action, "denied", resource=resource, reason=reason, session=session)
     _sweep(session, now, key)
     session.commit()
+    events.mark_refused(session, actor.request_id)
     if total <= int(current_app.config["UNAUTHENTICATED_LIMIT"]):
         return None
     return max(1, math.ceil((tally_start + window() - now).total_seconds()))

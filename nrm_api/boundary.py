@@ -1,0 +1,79 @@
+"""The API's one refusal boundary: a refused request is rolled back, audited and answered here.
+
+Services raise domain errors and record nothing of a refusal; views let them pass. Every
+``DomainError``, and every 4xx HTTP error on an ``/api`` route (flask-smorest's and webargs' 422
+included), reaches this boundary, which discards the request's work, records one ``denied`` (or
+``failed``) event — action from the endpoint's declared permission unless the error names one,
+reason from the error — commits it, and answers the problem. Unauthenticated refusals go through
+``audit.refusals``: a flood from one address is a count, and past its limit the answer is 429.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
+
+from . import errors
+from .accounts.auth import PUBLIC, request_actor
+from .audit import events as audit
+from .audit import refusals
+from .audit.actions import AuditAction
+from .extensions import db
+
+#: Answers that are no refusal of the request's own to audit: the limiter's, whose counting is the point.
+_NOT_AUDITED = {429}
+
+
+def declared_action() -> StrEnum | str:
+    """The permission the endpoint declares; ``request.refuse`` for public or unknown routes."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    permission = getattr(view, "__permission__", None)
+    if permission is None or permission == PUBLIC:
+        return AuditAction.REQUEST_REFUSE
+    return permission  # type: ignore[no-any-return]
+
+
+def audit_refusal(reason: str, *, resource: str | None, action: StrEnum | str | None = None,
+                  outcome: str = "denied") -> int | None:
+    """Discard the request's work, record its refusal and commit; the seconds to wait once over the limit."""
+    session = db.session
+    if audit.refusal_recorded(session, g.get("request_id")):
+        return None  # a path that answers itself (sign-in, the token endpoint) recorded it already
+    actor = g.get("actor")
+    if actor is None:
+        return refusals.record(request_actor(), action or declared_action(), reason=reason, resource=resource)
+    audit.record_refusal(actor, action or declared_action(), reason=reason, resource=resource, outcome=outcome)
+    return None
+
+
+def _too_many(wait: int) -> Response:
+    return errors.problem_response(429, "rate-limited", "Too Many Requests", "too many refused requests from here",
+                                   headers={"Retry-After": str(wait)})
+
+
+def handle_domain_error(error: errors.DomainError) -> Response:
+    """Audit a service's refusal, then answer it as its problem."""
+    wait = audit_refusal(error.reason, resource=error.resource, action=error.action, outcome=error.outcome)
+    if wait is not None:
+        return _too_many(wait)
+    return errors.handle_domain_error(error)
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Audit a 4xx on an API route (unknown route, bad method, unparsable query, 422), then answer it."""
+    status = error.code or 500
+    if request.path.startswith("/api/") and 400 <= status < 500 and status not in _NOT_AUDITED:
+        slug = getattr(error, "slug", None) or errors.slug_of(status)
+        wait = audit_refusal(slug.replace("-", "_"), resource=f"path:{request.path[:190]}")
+        if wait is not None:
+            return _too_many(wait)
+    return errors.handle_http_exception(error)
+
+
+def init_app(app: Flask) -> None:
+    """Register the boundary for domain and HTTP errors, and the bare 500 for the rest."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(errors.DomainError, handle_domain_error)
+    app.register_error_handler(Exception, errors.handle_unexpected)
