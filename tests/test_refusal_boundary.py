@@ -15,7 +15,8 @@ from tests.conftest import audit_events, bearer, create_user, login_token
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 #: Routes a caller holding their permission is not refused with a made-up id, query or body:
 #: they take none of them and ignore a query.
-NOTHING_TO_REFUSE = {"auth.revoke", "audit.checkpoints", "audit.verify", "webhooks.show"}
+NOTHING_TO_REFUSE = {"auth.revoke", "audit.checkpoints", "audit.verify", "webhooks.show", "drafts.list_drafts",
+                     "vocabulary.vocabulary"}
 
 
 def _routes(app: Flask) -> list[tuple[Rule, str]]:
