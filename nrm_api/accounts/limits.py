@@ -23,20 +23,12 @@ from typing import Protocol
 from flask import current_app
 
 from ..errors import DomainError
+from .throttle_store import DatabaseStore, RedisStore, Window
 
-WINDOW_SECONDS = 15 * 60
 ACCOUNT_LIMIT = 10
 ACCOUNT_ADDRESS_LIMIT = 5
 ADDRESS_LIMIT = 100
 DEVICE_LIMIT = 10
-
-
-@dataclass(frozen=True)
-class Window:
-    """One counter: a hashed key (no username or address is stored) and its limit."""
-
-    key: str
-    limit: int
 
 
 @dataclass(frozen=True)
@@ -95,8 +87,6 @@ def store() -> Store:
     """The app's store: Redis if configured, else the database."""
     found: Store | None = current_app.extensions.get("nrm_login_throttle")
     if found is None:
-        from .throttle_store import DatabaseStore, RedisStore
-
         url = current_app.config.get("REDIS_URL")
         prefix = str(current_app.config["REDIS_KEY_PREFIX"])
         found = RedisStore(url, prefix) if url else DatabaseStore()

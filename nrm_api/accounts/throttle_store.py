@@ -6,6 +6,7 @@ window, so "at most N failures within 15 minutes" holds at every instant, not pe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..extensions import db
-from .limits import WINDOW_SECONDS, Window
 from .models import LoginThrottle
+
+#: Each window's span: the failures of the last 15 minutes count.
+WINDOW_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Window:
+    """One counter: a hashed key (no username or address is stored) and its limit."""
+
+    key: str
+    limit: int
+
 
 #: Check every window first and take a slot in all of them only if none is full: all or none.
 _RESERVE = """

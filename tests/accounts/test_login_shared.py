@@ -14,9 +14,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from nrm_api import create_app
-from nrm_api.accounts import limits
 from nrm_api.accounts.models import LoginThrottle
-from nrm_api.accounts.throttle_store import RedisStore
+from nrm_api.accounts.throttle_store import WINDOW_SECONDS, RedisStore, Window
 from nrm_api.extensions import db
 from tests.conftest import create_user, dispose, settings
 
@@ -104,9 +103,9 @@ def test_with_redis_two_workers_share_the_limits_in_redis(redis_workers: tuple[F
 def test_a_redis_reservation_is_all_or_none(redis_workers: tuple[Flask, Flask, str]) -> None:
     _, _, prefix = redis_workers
     store = RedisStore(REDIS_URL, prefix)
-    full, empty = limits.Window("full", 1), limits.Window("empty", 5)
+    full, empty = Window("full", 1), Window("empty", 5)
     assert store.reserve((full,), "a", 1000.0) == 0
-    assert store.reserve((full, empty), "b", 1001.0) == pytest.approx(limits.WINDOW_SECONDS - 1)
+    assert store.reserve((full, empty), "b", 1001.0) == pytest.approx(WINDOW_SECONDS - 1)
     server = redis.Redis.from_url(REDIS_URL)
     try:
         assert server.zcard(f"{prefix}login:empty") == 0  # the refused "b" took no slot anywhere
