@@ -35,7 +35,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     done = subprocess.run([GENERATOR, "generate", "--path", str(ROOT_DIR / "openapi.yaml"), "--meta", "none",
                            "--config", str(config), "--output-path", str(folder / PACKAGE)],
                           capture_output=True, text=True, timeout=300, check=False)
-    output = done.stdout + done.stderr
+    output = (done.stdout + done.stderr).replace(str(folder), "<folder>")  # no word of the path counts
     assert done.returncode == 0, output
     assert not re.search(r"warning|unable|error", output, re.IGNORECASE), output
     sys.path.insert(0, str(folder))
