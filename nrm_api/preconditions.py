@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from .errors import Problem
+from .errors import PreconditionRequired, Stale
 
 
-class PreconditionRefused(Problem):
-    """A change without the current ETag; ``reason`` is what the audit log records."""
-
-    reason = "precondition"
-
-
-class IfMatchMissing(PreconditionRefused):
+class IfMatchMissing(PreconditionRequired):
     """No ``If-Match``: a change must name the representation it was made from."""
 
-    reason = "precondition_required"
-
-    def __init__(self) -> None:
-        super().__init__(428, "precondition-required", "Precondition Required", "send If-Match with the ETag")
+    def __init__(self, resource: str | None = None) -> None:
+        super().__init__("send If-Match with the ETag", reason="precondition_required", resource=resource)
 
 
-class IfMatchStale(PreconditionRefused):
+class IfMatchStale(Stale):
     """``If-Match`` names no current representation."""
 
-    reason = "stale_etag"
-
-    def __init__(self) -> None:
-        super().__init__(412, "precondition-failed", "Precondition Failed", "it has changed: read it again")
+    def __init__(self, resource: str | None = None) -> None:
+        super().__init__("it has changed: read it again", reason="stale_etag", resource=resource)
 
 
 def etag(revision: int) -> str:
@@ -45,9 +35,9 @@ def matches(current: str, if_match: str) -> bool:
     return current in tags or current.strip('"') in tags
 
 
-def check_if_match(current: str, if_match: str | None) -> None:
-    """Refuse a change whose ``If-Match`` is missing (428) or names no current representation (412)."""
+def check_if_match(current: str, if_match: str | None, resource: str | None = None) -> None:
+    """Refuse a change of ``resource`` whose ``If-Match`` is missing (428) or names no current representation (412)."""
     if not if_match or not if_match.strip():
-        raise IfMatchMissing()
+        raise IfMatchMissing(resource)
     if not matches(current, if_match):
-        raise IfMatchStale()
+        raise IfMatchStale(resource)

@@ -7,7 +7,7 @@ from typing import Any
 
 from .crypto.canonical import NotCanonicalizable, canonical, sha256_hex
 from .crypto.jws import RECEIPT_TYPE, sign_service
-from .errors import Problem
+from .errors import NotCanonical
 from .extensions import keyring
 
 
@@ -16,8 +16,7 @@ def canonical_body(raw: Any) -> bytes:
     try:
         return canonical(raw)
     except NotCanonicalizable:
-        raise Problem(400, "not-canonicalizable", "Body has no canonical form",
-                      "numbers must be I-JSON: integers within ±2^53, finite") from None
+        raise NotCanonical("numbers must be I-JSON: integers within ±2^53, finite") from None
 
 
 def receipt(record: str, version: int, payload: bytes, event: str) -> str:

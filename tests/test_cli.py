@@ -29,12 +29,13 @@ def _counts() -> dict[str, int]:
             for model in (Agency, Client, ClientKey, User, AuditEvent)}
 
 
-def _refused(app: Flask, *args: str, says: str, stdin: str | None = None) -> None:
+def _refused(app: Flask, *args: str, says: str, stdin: str | None = None, audited: bool = False) -> None:
     before = _counts()
     result = _run(app, *args, stdin=stdin)
     assert result.exit_code != 0, result.output
     assert says in result.output
     assert "Traceback" not in result.output
+    before["AuditEvent"] += int(audited)  # a refusal writes nothing but, where audited, its event
     assert _counts() == before
 
 
@@ -57,8 +58,16 @@ def test_agency_add_registers_and_audits(app: Flask) -> None:
 def test_agency_add_refuses_unknown_kind_and_duplicates(app: Flask) -> None:
     _refused(app, "agency", "add", "x-agency", "--kind", "church", "--name", "X", says="Invalid value for '--kind'")
     agency = create_agency()
-    _refused(app, "agency", "add", agency, "--kind", "ngo", "--name", "X", says="exists already")
-    _refused(app, "agency", "add", "Bad Id!", "--kind", "ngo", "--name", "X", says="an agency id")
+    _refused(app, "agency", "add", agency, "--kind", "ngo", "--name", "X", says="exists already", audited=True)
+    _refused(app, "agency", "add", "Bad Id!", "--kind", "ngo", "--name", "X", says="an agency id", audited=True)
+
+
+def test_a_refused_agency_add_is_audited_as_the_operators(app: Flask) -> None:
+    agency = create_agency()
+    _refused(app, "agency", "add", agency, "--kind", "ngo", "--name", "X", says="exists already", audited=True)
+    event = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert event is not None and (event.action, event.outcome, event.reason) == ("agency:create", "denied", "conflict")
+    assert event.actor.startswith("cli:")
 
 
 def test_client_add_registers_public_keys(app: Flask, tmp_path: Path) -> None:

@@ -19,12 +19,11 @@ from flask import request
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..audit import events as audit
 from ..audit.actor import Actor
 from ..crypto import TokenError
 from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached
 from ..database import utcnow
-from ..errors import Problem
+from ..errors import BadSignature
 from ..extensions import db
 from .models import Client, ClientKey, UsedSignature
 
@@ -45,15 +44,14 @@ class WriteSignature:
 def verify_write(actor: Actor, signature: str | None, payload: bytes, action: StrEnum, resource: str) -> WriteSignature:
     """Verify ``X-JWS-Signature`` over ``payload`` for the request being served, and use up its ``jti``.
 
-    Audit and answer 401 naming what is wrong. Call it on a retry too (before replaying): a retry of
-    the same request with the same ``Idempotency-Key`` may carry the signature again.
+    Refuse with 401 naming what is wrong (the door's boundary audits it). Call it on a retry too (before
+    replaying): a retry of the same request with the same ``Idempotency-Key`` may carry the signature again.
     """
     try:
         header = verify_detached(signature, payload, lambda kid: _agency_key(actor, kid), request.method, request.path)
         _use_jti(actor, header, payload)
     except TokenError as error:
-        audit.record_refusal(actor, action, reason=f"signature_{error.code}", resource=resource)
-        raise Problem(401, f"signature-{error.code.replace('_', '-')}", "Signature refused", error.message) from None
+        raise BadSignature(error.code, error.message, resource=resource, action=action) from None
     return WriteSignature(str(signature), str(header["kid"]))
 
 

@@ -6,7 +6,8 @@ import click
 from flask.cli import AppGroup
 
 from ..audit.actor import Actor
-from ..errors import DomainError
+from ..cli_refusals import refused_as_message
+from ..permissions import Permission
 from . import service
 from .models import KINDS, REGIONS
 
@@ -23,9 +24,7 @@ agency_cli = AppGroup("agency", help="Agencies of the network.")
 def add(agency_id: str, kind: str, name_en: str, name_ru: str | None, name_be: str | None,
         regions: tuple[str, ...]) -> None:
     """Register agency AGENCY_ID."""
-    try:
+    with refused_as_message(Permission.AGENCY_CREATE):
         service.add_agency(Actor.operator(), agency_id, kind=kind, name_en=name_en, name_ru=name_ru,
                            name_be=name_be, regions=regions)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
     click.echo(f"agency {agency_id} ({kind}) added")

@@ -29,11 +29,10 @@ def managed(actor: Actor, agency_id: str) -> Agency:
     """The agency, if the caller may change its entry."""
     agency = db.session.get(Agency, agency_id)
     if agency is None:
-        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"agency:{agency_id}")
-        raise NotFoundError(f"no agency {agency_id!r}")
+        raise NotFoundError(f"no agency {agency_id!r}", resource=f"agency:{agency_id}", action=ACTION)
     if actor.agency != agency_id and actor.role not in ("network_admin", "operator"):
-        audit.record_refusal(actor, ACTION, reason="not_own_agency", resource=f"agency:{agency_id}")
-        raise NotYourAgency("an agency publishes its own directory entry")
+        raise NotYourAgency("an agency publishes its own directory entry", reason="not_own_agency",
+                            resource=f"agency:{agency_id}", action=ACTION)
     return agency
 
 
@@ -42,13 +41,13 @@ def set_services(actor: Actor, agency_id: str, services: list[dict[str, Any]]) -
     agency = managed(actor, agency_id)
     codes = [service["service"] for service in services]
     if len(set(codes)) != len(codes):
-        audit.record_refusal(actor, ACTION, reason="invalid_document", resource=f"agency:{agency_id}")
-        raise InvalidError("a service is listed twice", errors={"json": {"services": ["duplicate service"]}})
+        raise InvalidError("a service is listed twice", errors={"json": {"services": ["duplicate service"]}},
+                           reason="invalid_document", resource=f"agency:{agency_id}", action=ACTION)
     for service in services:
         vacancies, capacity = service.get("vacancies"), service.get("capacity")
         if vacancies is not None and capacity is not None and vacancies > capacity:
-            audit.record_refusal(actor, ACTION, reason="invalid_document", resource=f"agency:{agency_id}")
-            raise InvalidError("vacancies exceed capacity", errors={"json": {service["service"]: ["vacancies"]}})
+            raise InvalidError("vacancies exceed capacity", errors={"json": {service["service"]: ["vacancies"]}},
+                               reason="invalid_document", resource=f"agency:{agency_id}", action=ACTION)
     db.session.execute(delete(AgencyService).where(AgencyService.agency_id == agency_id))
     now = utcnow()
     db.session.add_all([AgencyService(agency_id=agency_id, service=s["service"], regions=sorted(s["regions"]),
@@ -64,11 +63,10 @@ def set_vacancies(actor: Actor, agency_id: str, service: str, vacancies: int) ->
     managed(actor, agency_id)
     row = db.session.get(AgencyService, (agency_id, service))
     if row is None:
-        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"agency:{agency_id}")
-        raise NotFoundError(f"{agency_id} does not publish {service}")
+        raise NotFoundError(f"{agency_id} does not publish {service}", resource=f"agency:{agency_id}", action=ACTION)
     if row.capacity is not None and vacancies > row.capacity:
-        audit.record_refusal(actor, ACTION, reason="invalid_document", resource=f"agency:{agency_id}")
-        raise InvalidError("vacancies exceed capacity", errors={"json": {"vacancies": ["exceeds capacity"]}})
+        raise InvalidError("vacancies exceed capacity", errors={"json": {"vacancies": ["exceeds capacity"]}},
+                           reason="invalid_document", resource=f"agency:{agency_id}", action=ACTION)
     row.vacancies, row.updated_at = vacancies, utcnow()
     audit.record(actor, ACTION, "allowed", resource=f"agency:{agency_id}", reason="vacancies")
     db.session.commit()

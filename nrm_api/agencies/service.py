@@ -90,8 +90,7 @@ def get_agency(actor: Actor, agency_id: str) -> dict[str, Any]:
     """One agency of the directory; its confidential address only to those who may see it."""
     agency = db.session.get(Agency, agency_id)
     if agency is None:
-        audit.record_refusal(actor, Permission.AGENCY_READ, reason="not_found", resource=f"agency:{agency_id}")
-        raise NotFoundError(f"no agency {agency_id!r}")
+        raise NotFoundError(f"no agency {agency_id!r}", resource=f"agency:{agency_id}", action=Permission.AGENCY_READ)
     shown = directory.address_for(actor, agency)
     # a disclosure of the address names the field and the referral (or own agency) it was shown for
     audit.record(actor, Permission.AGENCY_READ, "allowed", resource=f"agency:{agency_id}",

@@ -88,8 +88,8 @@ def inclusion_proof(actor: Actor, seq: int, tree_size: int | None) -> dict[str, 
     """An inclusion proof of position ``seq``."""
     proof = audit_log.inclusion(db.session, seq, tree_size)
     if proof is None:
-        events.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=f"audit:position:{seq}")
-        raise NotFoundError("no such position under a checkpoint (yet): try again after the next checkpoint")
+        raise NotFoundError("no such position under a checkpoint (yet): try again after the next checkpoint",
+                            resource=f"audit:position:{seq}", action=Permission.AUDIT_READ)
     _audited(actor, Permission.AUDIT_READ, f"audit:position:{seq}")
     return proof
 
@@ -99,9 +99,8 @@ def consistency_proof(actor: Actor, old: int, new: int) -> dict[str, Any]:
     sizes = set(db.session.scalars(select(AuditCheckpoint.tree_size)
                                    .where(AuditCheckpoint.tree_size.in_([old, new]))))
     if {old, new} - sizes or old > new:
-        events.record_refusal(actor, Permission.AUDIT_READ, reason="not_found",
-                               resource=f"audit:consistency:{old}:{new}")
-        raise NotFoundError("both sizes must be checkpoints, the first no larger than the second")
+        raise NotFoundError("both sizes must be checkpoints, the first no larger than the second",
+                            resource=f"audit:consistency:{old}:{new}", action=Permission.AUDIT_READ)
     proof = StoredTree(db.session, new).consistency_proof(old, new)
     _audited(actor, Permission.AUDIT_READ, f"audit:consistency:{old}:{new}")
     return {"old": old, "new": new, "proof": proof}
@@ -111,15 +110,14 @@ def locate_event(actor: Actor, event: str) -> dict[str, Any]:
     """Where the event whose bytes hash to ``event`` (a receipt's ``event``) stands in the log."""
     resource = f"audit:event:{event[:64]}"
     if not EVENT_HASH.fullmatch(event):
-        events.record_refusal(actor, Permission.AUDIT_READ, reason="invalid_hash", resource=resource)
         raise InvalidError("an event is named by the lowercase hex SHA-256 of its bytes",
-                           errors={"path": {"event": ["64 lowercase hexadecimal digits"]}})
+                           errors={"path": {"event": ["64 lowercase hexadecimal digits"]}}, reason="invalid_hash",
+                               resource=resource, action=Permission.AUDIT_READ)
     found = db.session.execute(
         select(AuditEvent.id, AuditLeaf.seq).outerjoin(AuditLeaf, AuditLeaf.event_id == AuditEvent.id)
         .where(AuditEvent.sha256 == event).order_by(AuditLeaf.seq.is_(None), AuditLeaf.seq).limit(1)).first()
     if found is None:
-        events.record_refusal(actor, Permission.AUDIT_READ, reason="not_found", resource=resource)
-        raise NotFoundError("no committed event has these bytes")
+        raise NotFoundError("no committed event has these bytes", resource=resource, action=Permission.AUDIT_READ)
     seq = found.seq
     covered = seq is not None and (db.session.scalar(select(func.max(AuditCheckpoint.tree_size))) or 0) > seq
     status = "pending" if seq is None else "checkpointed" if covered else "sequenced"

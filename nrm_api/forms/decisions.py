@@ -47,12 +47,12 @@ class ConsentWithdrawalSchema(Strict):
     recorded_by = text("public", "Who recorded it (staff role or name).", 200, required=True)
 
 
-def _load(schema: ma.Schema, raw: Any, actor: Actor, action: Permission, resource: str) -> None:
+def _load(schema: ma.Schema, raw: Any, resource: str) -> None:
     try:
         schema.load(raw)
     except ma.ValidationError as error:
-        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
-        raise InvalidError("the body does not validate", errors={"json": error.messages}) from None
+        raise InvalidError("the body does not validate", errors={"json": error.messages}, reason="invalid_document",
+                           resource=resource) from None
 
 
 def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
@@ -61,11 +61,11 @@ def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     form = readable(actor, form_id, Permission.FORM_DECIDE)
     resource = f"form:{form.id}"
     if not _is_authority(actor):
-        audit.record_refusal(actor, Permission.FORM_DECIDE, reason="not_an_authority", resource=resource)
-        raise Forbidden("only an authority (the Ministry of the Interior) records identification decisions")
-    check_if_match(actor, form, if_match, Permission.FORM_DECIDE)
+        raise Forbidden("only an authority (the Ministry of the Interior) records identification decisions",
+                        reason="not_an_authority", resource=resource)
+    check_if_match(form, if_match)
     signed = verify_write(actor, signature, payload, Permission.FORM_DECIDE, resource)
-    _load(DecisionSchema(), raw, actor, Permission.FORM_DECIDE, resource)
+    _load(DecisionSchema(), raw, resource)
     note = None
     if raw.get("note"):
         dek = sealing.open_key(db.session.get(FormKey, form.id))
@@ -82,14 +82,13 @@ def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None
     found = accessible(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
     form, resource = found.form, f"form:{form_id}"
     if not found.owner and not _is_authority(actor):
-        audit.record_refusal(actor, Permission.FORM_WITHDRAW_CONSENT, reason="not_lead_or_authority",
-                             resource=resource)
-        raise Forbidden("consent withdrawal is recorded by the agency leading the case or by an authority")
+        raise Forbidden("consent withdrawal is recorded by the agency leading the case or by an authority",
+                        reason="not_lead_or_authority", resource=resource)
     signed = verify_write(actor, signature, payload, Permission.FORM_WITHDRAW_CONSENT, resource)
-    _load(ConsentWithdrawalSchema(), raw, actor, Permission.FORM_WITHDRAW_CONSENT, resource)
+    _load(ConsentWithdrawalSchema(), raw, resource)
     if form.status != "active":
-        audit.record_refusal(actor, Permission.FORM_WITHDRAW_CONSENT, reason=f"form_{form.status}", resource=resource)
-        raise ConflictError(f"the form is {form.status.replace('_', ' ')}")
+        raise ConflictError(f"the form is {form.status.replace('_', ' ')}", reason=f"form_{form.status}",
+                            resource=resource)
     form.status, form.consent_withdrawn_at = "consent_withdrawn", utcnow()
     form.consent_withdrawal = {"body": raw, "signature": signed.value, "kid": signed.kid}
     consent_withdrawn.send(form, actor=actor)

@@ -46,8 +46,7 @@ def _seal(draft: FormDraft, raw: dict[str, Any], dek: bytes) -> None:
 def _own(actor: Actor, draft_id: str, action: Permission) -> FormDraft:
     draft = db.session.get(FormDraft, draft_id)
     if draft is None or draft.agency_id != actor.agency:
-        audit.record_refusal(actor, action, reason="not_found", resource=f"draft:{draft_id}")
-        raise NotFoundError("no such draft, or none of your agency")
+        raise NotFoundError("no such draft, or none of your agency", resource=f"draft:{draft_id}", action=action)
     return draft
 
 

@@ -21,7 +21,7 @@ from ..audit.actor import Actor
 from ..crypto.canonical import sha256_hex
 from ..crypto.envelope import DecryptionError
 from ..database import utcnow
-from ..errors import ConflictError, Forbidden, InvalidError, NotFoundError, Problem
+from ..errors import ConflictError, Forbidden, IntegrityFailure, InvalidError, NotFoundError
 from ..extensions import db
 from ..idempotency import service as idempotency
 from ..idempotency.service import Reply
@@ -39,17 +39,20 @@ MAX_DUPLICATES = 20
 DOCUMENT_SCHEMA = FormDocumentSchema()
 
 
-def validate_document(raw: Any, today: datetime) -> dict[str, Any]:
+def validate_document(raw: Any, today: datetime, resource: str | None = None) -> dict[str, Any]:
     """Check a document against the schema and the consent rules; 422 with field errors."""
     if not isinstance(raw, dict):
-        raise InvalidError("the body must be a JSON object: the form document")
+        raise InvalidError("the body must be a JSON object: the form document", reason="invalid_document",
+                           resource=resource)
     try:
         DOCUMENT_SCHEMA.load(raw)
     except ma.ValidationError as error:
-        raise InvalidError("the form does not validate", errors={"json": error.messages}) from None
+        raise InvalidError("the form does not validate", errors={"json": error.messages}, reason="invalid_document",
+                           resource=resource) from None
     errors = consent_errors(raw, today.date())
     if errors:
-        raise InvalidError("the form breaks the consent rules", errors={"json": errors})
+        raise InvalidError("the form breaks the consent rules", errors={"json": errors}, reason="invalid_document",
+                           resource=resource)
     return raw
 
 
@@ -62,7 +65,7 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
         return idempotency.replayed(actor, attempt, attempt.first)
     form_id = str(uuid.uuid4())
     signed = verify_write(actor, signature, payload, Permission.FORM_CREATE, f"form:{form_id}")
-    _refuse_invalid(actor, Permission.FORM_CREATE, f"form:{form_id}", raw)
+    validate_document(raw, utcnow(), f"form:{form_id}")
     now = utcnow()
     require_agency(str(actor.agency))
     form = Form(id=form_id, agency_id=str(actor.agency), lead_agency_id=str(actor.agency), version=1, revision=1,
@@ -81,14 +84,6 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
                         "possible_duplicates": _duplicates(actor, form.id, indexes)},
                   {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form.revision)})
     return idempotency.commit_with(actor, attempt, reply)
-
-
-def _refuse_invalid(actor: Actor, action: Permission, resource: str, raw: Any) -> None:
-    try:
-        validate_document(raw, utcnow())
-    except InvalidError as error:
-        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
-        raise error from None
 
 
 def _version(form: Form, version: int, raw: dict[str, Any], payload: bytes, signed: WriteSignature, actor: Actor,
@@ -128,19 +123,14 @@ def accessible(actor: Actor, form_id: str, action: Permission) -> access.Access:
         if found.classes:
             return found
         if actor.agency and access.knows_of(form.id, actor.agency):
-            audit.record_refusal(actor, action, reason="access_ended", resource=f"form:{form_id}")
-            raise AccessEnded("your agency's referral for this form is over, or the person withdrew consent")
-    audit.record_refusal(actor, action, reason="not_found", resource=f"form:{form_id}")
-    raise NotFoundError("no such form, or none you may see")
+            raise AccessEnded("your agency's referral for this form is over, or the person withdrew consent",
+                              resource=f"form:{form_id}", action=action)
+    raise NotFoundError("no such form, or none you may see", resource=f"form:{form_id}", action=action)
 
 
-def check_if_match(actor: Actor, form: Form, if_match: str | None, action: Permission) -> None:
-    """Changes need the form's current ETag: 428 without one, 412 when stale (the refusal audited)."""
-    try:
-        preconditions.check_if_match(etag(form.revision), if_match)
-    except preconditions.PreconditionRefused as error:
-        audit.record_refusal(actor, action, reason=error.reason, resource=f"form:{form.id}")
-        raise
+def check_if_match(form: Form, if_match: str | None) -> None:
+    """Changes need the form's current ETag: 428 without one, 412 when stale."""
+    preconditions.check_if_match(etag(form.revision), if_match, f"form:{form.id}")
 
 
 def readable(actor: Actor, form_id: str, action: Permission) -> Form:
@@ -152,8 +142,8 @@ def owned(actor: Actor, form_id: str, action: Permission) -> Form:
     """The form, if the actor's agency wrote it or leads the case; 403 to other readers."""
     found = accessible(actor, form_id, action)
     if not found.owner:
-        audit.record_refusal(actor, action, reason="not_lead_agency", resource=f"form:{form_id}")
-        raise Forbidden("only the agency that wrote the form or leads the case may do this")
+        raise Forbidden("only the agency that wrote the form or leads the case may do this", reason="not_lead_agency",
+                        resource=f"form:{form_id}", action=action)
     return found.form
 
 
@@ -161,9 +151,9 @@ def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     """A new signed version of a form, by its author's agency."""
     payload = canonical_body(raw)
     form = owned(actor, form_id, Permission.FORM_UPDATE)
-    check_if_match(actor, form, if_match, Permission.FORM_UPDATE)
+    check_if_match(form, if_match)
     signed = verify_write(actor, signature, payload, Permission.FORM_UPDATE, f"form:{form.id}")
-    _refuse_invalid(actor, Permission.FORM_UPDATE, f"form:{form.id}", raw)
+    validate_document(raw, utcnow(), f"form:{form.id}")
     if form.status == "shredded":
         raise ConflictError("the form has been shredded")
     dek = sealing.open_key(db.session.get(FormKey, form.id))
@@ -203,10 +193,8 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
     except sealing.ShreddedError:
         opened = {}
     except DecryptionError:
-        audit.record_refusal(actor, Permission.FORM_READ, reason="integrity", resource=f"form:{form.id}",
-                             outcome="failed")
-        raise Problem(500, "integrity-failure", "Stored data failed its integrity check",
-                      "a sealed field does not open in its place; operators have been told by the audit log") from None
+        raise IntegrityFailure("a sealed field does not open in its place; operators have been told by the audit log",
+                               reason="integrity", resource=f"form:{form.id}", action=Permission.FORM_READ) from None
     withheld = sorted(set(row.sealed) - set(opened))
     body: dict[str, Any] = {"id": form.id, "version": form.version, "agency": form.agency_id,
                             "created_at": form.created_at.isoformat(), "status": form.status,

@@ -23,7 +23,7 @@ from ..crypto.canonical import canonical, sha256_hex
 from ..crypto.envelope import FieldPlace
 from ..crypto.jws import sign_service
 from ..database import utcnow
-from ..errors import ConflictError, DomainError, Forbidden, InvalidError, NotFoundError
+from ..errors import ConflictError, ConsentRequired, DomainError, Forbidden, InvalidError, NotFoundError
 from ..extensions import db, keyring
 from ..forms import sealing
 from ..forms.access import Consent
@@ -43,28 +43,21 @@ CREATE_SCHEMA, STATUS_SCHEMA = ReferralCreateSchema(), StatusChangeSchema()
 Between = TypeVar("Between", Referral, Transfer)
 
 
-class ConsentRequired(DomainError):
-    """The person's consent does not cover this recipient or purpose."""
-
-    status, slug, title = 403, "consent-required", "Consent required"
-
-
-def load(schema: ma.Schema, raw: Any, actor: Actor, action: Permission, resource: str) -> dict[str, Any]:
-    """The body, validated; a 422 naming each field, audited."""
+def load(schema: ma.Schema, raw: Any, resource: str) -> dict[str, Any]:
+    """The body, validated; a 422 naming each field."""
     if not isinstance(raw, dict):
-        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
-        raise InvalidError("the body must be a JSON object")
+        raise InvalidError("the body must be a JSON object", reason="invalid_document", resource=resource)
     try:
         loaded: dict[str, Any] = schema.load(raw)
     except ma.ValidationError as error:
-        audit.record_refusal(actor, action, reason="invalid_document", resource=resource)
-        raise InvalidError("the body does not validate", errors={"json": error.messages}) from None
+        raise InvalidError("the body does not validate", errors={"json": error.messages}, reason="invalid_document",
+                           resource=resource) from None
     return loaded
 
 
-def refuse(actor: Actor, action: Permission, resource: str, reason: str, error: Exception) -> NoReturn:
-    """Audit a refusal on its own and raise ``error``."""
-    audit.record_refusal(actor, action, reason=reason, resource=resource)
+def refuse(action: Permission, resource: str, reason: str, error: DomainError) -> NoReturn:
+    """Raise ``error``, naming for the door's boundary what it audits: the action, resource and reason."""
+    error.action, error.resource, error.reason = action, resource, reason
     raise error
 
 
@@ -77,7 +70,7 @@ def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
         verify_write(actor, signature, payload, action, attempt.resource(attempt.first))
         return idempotency.replayed(actor, attempt, attempt.first)
     signed = verify_write(actor, signature, payload, action, resource)
-    data = load(CREATE_SCHEMA, raw, actor, action, resource)
+    data = load(CREATE_SCHEMA, raw, resource)
     found = accessible(actor, data["form_id"], action)
     form = found.form
     recipient = _recipient(actor, form, data, resource)
@@ -105,21 +98,21 @@ def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
 def _recipient(actor: Actor, form: Form, data: dict[str, Any], resource: str) -> Agency:
     action = Permission.REFERRAL_CREATE
     if form.status != "active":
-        refuse(actor, action, resource, f"form_{form.status}",
+        refuse(action, resource, f"form_{form.status}",
                ConflictError(f"the form is {form.status.replace('_', ' ')}: it cannot be referred"))
     recipient = db.session.get(Agency, data["to_agency"])
     if recipient is None or recipient.id == actor.agency:
-        refuse(actor, action, resource, "invalid_recipient", InvalidError(
+        refuse(action, resource, "invalid_recipient", InvalidError(
             "refer to another agency of the directory", errors={"json": {"to_agency": ["no such agency"]}}))
     errors = rules.purpose_errors(data["purpose"], data["services"], recipient.kind)
     if errors:
-        refuse(actor, action, resource, "invalid_purpose",
+        refuse(action, resource, "invalid_purpose",
                InvalidError("the purpose does not fit the recipient or services", errors={"json": errors}))
     open_one = db.session.scalar(select(Referral.id).where(
         Referral.form_id == form.id, Referral.to_agency == recipient.id, Referral.purpose == data["purpose"],
         Referral.status.in_(rules.OPEN)).limit(1))
     if open_one is not None:
-        refuse(actor, action, resource, "duplicate_referral", ConflictError(
+        refuse(action, resource, "duplicate_referral", ConflictError(
             f"referral {open_one} of this form to {recipient.id} for {data['purpose']} is still open"))
     return recipient
 
@@ -134,7 +127,7 @@ def _consent_gate(actor: Actor, form: Form, recipient: Agency, data: dict[str, A
         return str(reason)
     detail = ("the person's consent does not cover this recipient and purpose" if not reason else
               "your role may not override consent: ask a supervisor")
-    refuse(actor, Permission.REFERRAL_CREATE, resource, "consent_required", ConsentRequired(detail))
+    refuse(Permission.REFERRAL_CREATE, resource, "consent_required", ConsentRequired(detail))
 
 
 def _event(referral: Referral, form: Form, status: str, actor: Actor, body: dict[str, Any],
@@ -170,8 +163,7 @@ def between(model: type[Between], ident: str, actor: Actor, action: Permission, 
         query = query.with_for_update().execution_options(populate_existing=True)
     found = db.session.scalar(query) if len(ident) <= 36 else None
     if found is None or actor.agency not in (found.from_agency, found.to_agency):
-        audit.record_refusal(actor, action, reason="not_found", resource=f"{kind}:{ident}")
-        raise NotFoundError(f"no such {kind}, or none you may see")
+        raise NotFoundError(f"no such {kind}, or none you may see", resource=f"{kind}:{ident}", action=action)
     return found
 
 
@@ -180,23 +172,15 @@ def visible(actor: Actor, referral_id: str, action: Permission, *, lock: bool = 
     return between(Referral, referral_id, actor, action, lock=lock)
 
 
-def check_if_match(actor: Actor, resource: str, current: str, if_match: str | None, action: Permission) -> None:
-    """Changes need the current ETag: 428 without one, 412 when stale (the refusal audited)."""
-    try:
-        preconditions.check_if_match(current, if_match)
-    except preconditions.PreconditionRefused as error:
-        refuse(actor, action, resource, error.reason, error)
-
-
 def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
     """Move a referral to a new status: the recipient forward, the sender only to cancelled."""
     payload = canonical_body(raw)
     action = Permission.REFERRAL_UPDATE
     referral = visible(actor, referral_id, action, lock=True)
     resource = f"referral:{referral.id}"
-    check_if_match(actor, resource, preconditions.etag(referral.revision), if_match, action)
+    preconditions.check_if_match(preconditions.etag(referral.revision), if_match, resource)
     signed = verify_write(actor, signature, payload, action, resource)
-    data = load(STATUS_SCHEMA, raw, actor, action, resource)
+    data = load(STATUS_SCHEMA, raw, resource)
     side = rules.SENDER if actor.agency == referral.from_agency else rules.RECIPIENT
     _check_transition(actor, referral, data, side, resource)
     form = db.session.get(Form, referral.form_id)
@@ -215,14 +199,14 @@ def _check_transition(actor: Actor, referral: Referral, data: dict[str, Any], si
     try:
         rules.transition(referral.status, data["status"], side, data.get("reason"))
     except rules.IllegalTransition as error:
-        refuse(actor, action, resource, "illegal_transition", ConflictError(str(error)))
+        refuse(action, resource, "illegal_transition", ConflictError(str(error)))
     except rules.WrongSide as error:
-        refuse(actor, action, resource, "wrong_side", Forbidden(str(error)))
+        refuse(action, resource, "wrong_side", Forbidden(str(error)))
     except rules.ReasonRequired as error:
-        refuse(actor, action, resource, "reason_required",
+        refuse(action, resource, "reason_required",
                InvalidError(str(error), errors={"json": {"reason": ["required for this status"]}}))
     if data.get("outcome") and data["status"] != "completed":
-        refuse(actor, action, resource, "invalid_document",
+        refuse(action, resource, "invalid_document",
                InvalidError("only a completed referral has an outcome", errors={"json": {"outcome": ["unexpected"]}}))
 
 

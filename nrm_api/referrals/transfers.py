@@ -17,19 +17,19 @@ from ..agencies.models import Agency
 from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
-from ..errors import ConflictError, Forbidden, InvalidError
+from ..errors import ConflictError, ConsentRequired, Forbidden, InvalidError
 from ..extensions import db
 from ..forms.access import Consent
 from ..forms.models import Form, FormVersion
 from ..forms.service import owned
 from ..idempotency.service import Reply
 from ..permissions import Permission
-from ..preconditions import etag
+from ..preconditions import check_if_match, etag
 from ..webhooks import outbox
 from ..writes import canonical_body, receipt
 from .models import Transfer
 from .schemas import TransferCreateSchema, TransferDecisionSchema
-from .service import ConsentRequired, between, check_if_match, load, refuse
+from .service import between, load, refuse
 
 ACTION = Permission.FORM_TRANSFER
 #: Who may make each decision on a requested transfer.
@@ -50,23 +50,23 @@ def request(actor: Actor, raw: Any, signature: str | None) -> Reply:
     payload = canonical_body(raw)
     resource = f"transfer:{uuid.uuid4()}"
     signed = verify_write(actor, signature, payload, ACTION, resource)
-    data = load(TransferCreateSchema(), raw, actor, ACTION, resource)
+    data = load(TransferCreateSchema(), raw, resource)
     form = owned(actor, data["form_id"], ACTION)
     if form.lead_agency_id != actor.agency:
-        refuse(actor, ACTION, resource, "not_lead_agency", Forbidden("only the agency leading the case transfers it"))
+        refuse(ACTION, resource, "not_lead_agency", Forbidden("only the agency leading the case transfers it"))
     recipient = db.session.get(Agency, data["to_agency"])
     if recipient is None or recipient.id == actor.agency:
-        refuse(actor, ACTION, resource, "invalid_recipient", InvalidError(
+        refuse(ACTION, resource, "invalid_recipient", InvalidError(
             "transfer to another agency of the directory", errors={"json": {"to_agency": ["no such agency"]}}))
     version = db.session.get(FormVersion, (form.id, form.version))
     if form.status != "active" or version is None or not Consent(form, version).covers(
             "data_sharing", recipient, utcnow().date()):
-        refuse(actor, ACTION, resource, "consent_required",
+        refuse(ACTION, resource, "consent_required",
                ConsentRequired("the person's consent does not cover sharing the case with that agency"))
     pending = db.session.scalar(select(Transfer.id).where(Transfer.form_id == form.id,
                                                           Transfer.status == "requested").limit(1))
     if pending is not None:
-        refuse(actor, ACTION, resource, "transfer_pending",
+        refuse(ACTION, resource, "transfer_pending",
                ConflictError(f"transfer {pending} of this case is still awaiting an answer"))
     now = utcnow()
     transfer = Transfer(id=resource.split(":", 1)[1], form_id=form.id, from_agency=str(actor.agency),
@@ -96,20 +96,20 @@ def decide(actor: Actor, transfer_id: str, raw: Any, signature: str | None, if_m
     payload = canonical_body(raw)
     transfer = visible(actor, transfer_id, lock=True)
     resource = f"transfer:{transfer.id}"
-    check_if_match(actor, resource, etag(transfer.revision), if_match, ACTION)
+    check_if_match(etag(transfer.revision), if_match, resource)
     signed = verify_write(actor, signature, payload, ACTION, resource)
-    status = load(TransferDecisionSchema(), raw, actor, ACTION, resource)["status"]
+    status = load(TransferDecisionSchema(), raw, resource)["status"]
     side = "to" if actor.agency == transfer.to_agency else "from"
     if transfer.status != "requested":
-        refuse(actor, ACTION, resource, "illegal_transition", ConflictError(f"the transfer is {transfer.status}"))
+        refuse(ACTION, resource, "illegal_transition", ConflictError(f"the transfer is {transfer.status}"))
     if DECIDERS[status] != side:
-        refuse(actor, ACTION, resource, "wrong_side",
+        refuse(ACTION, resource, "wrong_side",
                Forbidden("the recipient accepts or declines; the sender cancels"))
     form = db.session.get(Form, transfer.form_id, with_for_update=True)
     assert form is not None  # noqa: S101 - a foreign key
     if status == "accepted":
         if form.lead_agency_id != transfer.from_agency or form.status != "active":
-            refuse(actor, ACTION, resource, "lead_changed", ConflictError("the case's lead or state changed"))
+            refuse(ACTION, resource, "lead_changed", ConflictError("the case's lead or state changed"))
         form.lead_agency_id, form.revision, form.updated_at = transfer.to_agency, form.revision + 1, utcnow()
     transfer.status, transfer.revision, transfer.updated_at = status, transfer.revision + 1, utcnow()
     transfer.decided_by, transfer.decision_signature = actor.subject, signed.value

@@ -34,14 +34,13 @@ def deliver(interval: float | None) -> None:
 def set_url(agency_id: str, url: str) -> None:
     """Register AGENCY_ID's webhook URL (operators; agencies use PUT /api/v1/webhooks/endpoint)."""
     from ..agencies.service import require_agency
-    from ..errors import DomainError
+    from ..cli_refusals import refused_as_message
+    from ..permissions import Permission
     from .service import register
 
-    try:
+    with refused_as_message(Permission.WEBHOOK_MANAGE):
         require_agency(agency_id)
         register(Actor.operator(), agency_id, url)
-    except DomainError as error:
-        raise click.ClickException(error.detail or error.title) from None
     click.echo(f"webhooks for {agency_id} go to {url}")
 
 

@@ -40,8 +40,8 @@ def register(actor: Actor, agency_id: str, url: str) -> dict[str, Any]:
     try:
         check_url(url, current_app.config["WEBHOOK_ALLOW_PRIVATE"])
     except RefusedAddress as refused:
-        audit.record_refusal(actor, ACTION, reason=refused.code, resource=f"webhook:{agency_id}")
-        raise InvalidError(str(refused), errors={"json": {"url": [refused.code]}}) from None
+        raise InvalidError(str(refused), errors={"json": {"url": [refused.code]}}, reason=refused.code,
+                           resource=f"webhook:{agency_id}", action=ACTION) from None
     endpoint = db.session.get(WebhookEndpoint, agency_id)
     if endpoint is None:
         endpoint = WebhookEndpoint(agency_id=agency_id, url=url, updated_by=actor.subject)
@@ -56,8 +56,7 @@ def remove(actor: Actor) -> None:
     """Stop webhooks for the caller's agency (the changes feed goes on)."""
     endpoint = db.session.get(WebhookEndpoint, actor.agency)
     if endpoint is None:
-        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"webhook:{actor.agency}")
-        raise NotFoundError("your agency has no webhook endpoint")
+        raise NotFoundError("your agency has no webhook endpoint", resource=f"webhook:{actor.agency}", action=ACTION)
     db.session.delete(endpoint)
     audit.record(actor, ACTION, "allowed", resource=f"webhook:{actor.agency}", reason="removed")
     db.session.commit()
@@ -67,11 +66,11 @@ def retry(actor: Actor, delivery_id: str) -> dict[str, Any]:
     """Send a dead webhook again, with a fresh round of back-off (once the endpoint is fixed)."""
     row = db.session.get(WebhookDelivery, delivery_id) if len(delivery_id) <= 40 else None
     if row is None or row.agency_id != actor.agency:
-        audit.record_refusal(actor, ACTION, reason="not_found", resource=f"webhook-delivery:{delivery_id}")
-        raise NotFoundError("no such delivery of your agency's")
+        raise NotFoundError("no such delivery of your agency's", resource=f"webhook-delivery:{delivery_id}",
+                            action=ACTION)
     if row.state != "dead":
-        audit.record_refusal(actor, ACTION, reason=f"delivery_{row.state}", resource=f"webhook-delivery:{row.id}")
-        raise ConflictError(f"the delivery is {row.state}: only a dead one is retried")
+        raise ConflictError(f"the delivery is {row.state}: only a dead one is retried", reason=f"delivery_{row.state}",
+                            resource=f"webhook-delivery:{row.id}", action=ACTION)
     revive(row)
     audit.record(actor, ACTION, "allowed", resource=f"webhook-delivery:{row.id}", reason="retry")
     db.session.commit()

@@ -24,10 +24,10 @@ def test_a_missing_or_blank_if_match_is_428_and_a_stale_one_412() -> None:
     for missing in (None, "", "  "):
         with pytest.raises(preconditions.IfMatchMissing) as caught:
             preconditions.check_if_match('"1"', missing)
-        assert (caught.value.code, caught.value.reason) == (428, "precondition_required")
+        assert (caught.value.status, caught.value.reason) == (428, "precondition_required")
     with pytest.raises(preconditions.IfMatchStale) as stale:
         preconditions.check_if_match('"2"', '"1"')
-    assert (stale.value.code, stale.value.reason) == (412, "stale_etag")
+    assert (stale.value.status, stale.value.reason) == (412, "stale_etag")
 
 
 def test_if_match_star_changes_a_referral_a_form_and_a_transfer_alike(client: FlaskClient) -> None:
