@@ -97,8 +97,8 @@ def begin(actor: Actor, key: str | None, method: str, path: str, body: bytes, ac
     request_fingerprint = fingerprint(method, path, body)
     try:
         first = replay(actor, checked, request_fingerprint)
-    except InvalidError:
-        audit.record_refusal(actor, action, reason="idempotency_key_reused")
+    except InvalidError as error:
+        error.reason, error.action = "idempotency_key_reused", action
         raise
     return Attempt(checked, request_fingerprint, first, action, kind)
 
@@ -137,11 +137,11 @@ def commit_with(actor: Actor, attempt: Attempt, reply: Reply) -> Reply:
         session.rollback()
         first = replay(actor, key, request_fingerprint)
         if first is None:  # pragma: no cover - the winner's row is committed when the unique index fails us
-            audit.record_refusal(actor, attempt.action, reason="idempotency_key_in_use")
-            raise StillRunning("the first request with this Idempotency-Key is still running") from None
+            raise StillRunning("the first request with this Idempotency-Key is still running",
+                               reason="idempotency_key_in_use", action=attempt.action) from None
         # this request's signature was verified before its work; the work is gone, the retry is logged
         return replayed(actor, attempt, first)
     except OperationalError:
-        audit.record_refusal(actor, attempt.action, reason="idempotency_key_in_use")  # rolls the work back
-        raise StillRunning("the first request with this Idempotency-Key is still running; retry shortly") from None
+        raise StillRunning("the first request with this Idempotency-Key is still running; retry shortly",
+                           reason="idempotency_key_in_use", action=attempt.action) from None
     return reply
