@@ -23,6 +23,15 @@ class Api(_Api):  # type: ignore[misc]
     """flask-smorest's Api answering, and documenting, every error as RFC 9457 problem+json."""
 
     ERROR_SCHEMA = ProblemSchema
+    #: No catch-all ``default``: each operation declares the statuses it answers (``DeclaredRefusals``).
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def init_app(self, app: Any, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        """Bind to ``app``, declaring the shared refusals on every operation."""
+        from .openapi import DeclaredRefusals
+
+        spec_kwargs = {"extra_plugins": [DeclaredRefusals()], **(spec_kwargs or {})}
+        super().init_app(app, spec_kwargs=spec_kwargs)
 
     def _register_responses(self) -> None:
         """Document error responses as ``application/problem+json``, not flask-smorest's shape."""

@@ -40,6 +40,21 @@ class StrictBoolean(ma.fields.Boolean):
 
 
 
+#: The largest integer every JSON parser reads exactly (RFC 8785, I-JSON): the bound of every integer we take.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+class StrictInteger(ma.fields.Integer):
+    """A JSON integer, as JSON Schema's ``integer`` means it: ``7`` and ``7.0``, never ``7.5``, ``"7"`` or ``true``."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid", input=value)
+        return int(value)
+
+
 class QueryBoolean(ma.fields.Boolean):
     """A query-string flag: exactly ``true`` or ``false`` (no ``1``, ``yes``, ``on``)."""
 
@@ -71,7 +86,8 @@ def codes_of(name: str, sensitivity: str, description: str, at_least: int = 0,
     """Several values from the code list ``name``, none twice."""
     return ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(codes(name))),
                           validate=[ma.validate.Length(min=at_least), _distinct],
-                          metadata=meta(sensitivity, description, **{"x-code-list": name}), **kwargs)
+                          metadata=meta(sensitivity, description, uniqueItems=True, **{"x-code-list": name}),
+                          **kwargs)
 
 
 def _distinct(values: list[Any]) -> None:

@@ -51,8 +51,8 @@ def _check_path_ids() -> None:
 def _check_body() -> None:
     if request.method not in _BODY_METHODS or not request.path.startswith("/api/"):
         return
-    if request.endpoint in FORM_ENDPOINTS:
-        return
+    if request.endpoint in FORM_ENDPOINTS or request.routing_exception is not None:
+        return  # no such route or method: its 404 or 405 says more than a 415 would
     length = request.content_length
     has_body = bool(length) or request.headers.get("Transfer-Encoding")
     if has_body and request.mimetype != "application/json":

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from apispec import BasePlugin
 from flask import Flask
 
 OPENAPI_SETTINGS = {
@@ -44,10 +45,52 @@ OPENAPI_SETTINGS = {
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
+_BODY_METHODS = {"post", "put", "patch"}
+
+
+class DeclaredRefusals(BasePlugin):
+    """Declare on each operation the refusals the shared plumbing answers, so none is left to ``default``.
+
+    Every authenticated operation may answer 429 (a flood of refusals from one address); one with an id in
+    its path 400 (an id too long) and 404; one with a JSON body 400 (malformed, duplicate members, too deep),
+    413, 415 and 422; a signed write 400, 401 (the signature), 409 and 422, and with ``If-Match`` 412 and 428.
+    """
+
+    def operation_helper(self, path: str | None = None, operations: dict[str, Any] | None = None,
+                         **kwargs: Any) -> None:
+        """Add the refusals each of ``operations`` may answer, leaving those it documents itself."""
+        for method, operation in (operations or {}).items():
+            for status in sorted(_refusals(method, str(path), operation)):
+                operation.setdefault("responses", {}).setdefault(str(status), _STATUS_COMPONENT[status])
+
+
+_STATUS_COMPONENT = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 409: "CONFLICT",
+                     412: "PRECONDITION_FAILED", 413: "REQUEST_ENTITY_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
+                     422: "UNPROCESSABLE_ENTITY", 428: "PRECONDITION_REQUIRED", 429: "TOO_MANY_REQUESTS"}
+
+
+def _refusals(method: str, path: str, operation: dict[str, Any]) -> set[int]:
+    parameters = [p for p in operation.get("parameters", []) if isinstance(p, dict)]
+    headers = {p.get("name") for p in parameters if p.get("in") == "header"}
+    content = operation.get("requestBody", {}).get("content", {})
+    found: set[int] = set()
+    if operation.get("security"):
+        found.add(429)
+    if "{" in path:
+        found |= {400, 404}
+    if method in _BODY_METHODS and "application/json" in content:
+        found |= {400, 413, 415, 422}
+    if "X-JWS-Signature" in headers:
+        found |= {400, 401, 409, 422}
+    if "If-Match" in headers:
+        found |= {412, 428}
+    return found
+
+
 def register_components(api: Any) -> None:
     """Add the shared components: the bearer scheme and the form document (problems come with responses)."""
     from .forms.decisions import ConsentWithdrawalSchema, DecisionSchema
-    from .forms.schemas import FormDocumentSchema
+    from .forms.schemas import FormDocumentSchema, draft_of
     from .referrals.schemas import (
         ReferralCreateSchema,
         StatusChangeSchema,
@@ -56,6 +99,7 @@ def register_components(api: Any) -> None:
     )
 
     api.spec.components.schema("FormDocument", schema=FormDocumentSchema)
+    api.spec.components.schema("FormDraft", schema=draft_of(FormDocumentSchema))
     api.spec.components.schema("Decision", schema=DecisionSchema)
     api.spec.components.schema("ConsentWithdrawal", schema=ConsentWithdrawalSchema)
     api.spec.components.schema("ReferralCreate", schema=ReferralCreateSchema)
@@ -65,6 +109,11 @@ def register_components(api: Any) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
+    # agency systems: a client assertion signed with their key (RFC 7523 private_key_jwt) for a token
+    api.spec.components.security_scheme("clientCredentials", {
+        "type": "oauth2", "description": "client_credentials with client_assertion_type "
+        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer (private_key_jwt, Ed25519)",
+        "flows": {"clientCredentials": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}}})
 
 
 def document(app: Flask) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from .idempotency.service import Reply
 View = TypeVar("View", bound=Callable[..., Any])
 
 SIGNED = {"parameters": [
-    {"in": "header", "name": "X-JWS-Signature", "required": True, "schema": {"type": "string"},
+    {"in": "header", "name": "X-JWS-Signature", "required": True,
+     "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_-]+\.\.[A-Za-z0-9_-]+$"},
      "description": "Detached JWS (header..signature) over the RFC 8785 canonical body. Protected header "
                     "{alg: Ed25519, kid, typ: nrm+jws, iat, htm, htu, jti}, bound to this request: htm is its "
                     "method, htu its path without query (e.g. /api/v1/forms), jti a unique string of at most 64 "
@@ -25,9 +26,13 @@ SIGNED = {"parameters": [
                     "signature-htm-mismatch or signature-htu-mismatch, a missing jti signature-missing-jti, a "
                     "reused one signature-jti-reused; only a retry of the same request with the same "
                     "Idempotency-Key may carry the same signature again."}]}
-IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"}}
+IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string", "minLength": 1}}
 IDEMPOTENCY_KEY = {"in": "header", "name": "Idempotency-Key", "required": True,
-                   "schema": {"type": "string", "maxLength": 200}}
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 200}}
+
+
+#: The answer of an operation that names what may not exist (or not for you): a form, an agency, an endpoint.
+NOT_FOUND = {"responses": {"404": "NOT_FOUND"}}
 
 
 def body_of(component: str) -> dict[str, Any]:

@@ -43,4 +43,4 @@ def test_the_openapi_document_names_each_endpoints_permission(app: Flask) -> Non
     spec = app.test_client().get("/api/openapi.json").get_json()
     agencies = spec["paths"]["/api/v1/agencies"]["get"]
     assert agencies["x-permission"] == "agency:read"
-    assert agencies["security"] == [{"bearerAuth": []}]
+    assert agencies["security"] == [{"bearerAuth": []}, {"clientCredentials": []}]

@@ -55,6 +55,10 @@ def public(view: View) -> View:
     return view
 
 
+#: A person's token (sign-in) or an agency system's (OAuth 2.0 client credentials): either is a Bearer JWT.
+SECURITY = [{"bearerAuth": []}, {"clientCredentials": []}]
+
+
 def requires(permission: Permission) -> Callable[[View], View]:
     """Require a valid access token whose role holds ``permission``."""
 
@@ -65,7 +69,7 @@ def requires(permission: Permission) -> Callable[[View], View]:
             return view(*args, **kwargs)
 
         wrapper.__permission__ = permission  # type: ignore[attr-defined]
-        documented = Blueprint.doc(security=[{"bearerAuth": []}], responses=_REFUSALS,
+        documented = Blueprint.doc(security=SECURITY, responses=_REFUSALS,
                                    **{"x-permission": permission.value})(wrapper)
         documented.__permission__ = permission
         return documented  # type: ignore[no-any-return]

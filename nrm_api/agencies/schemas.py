@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from ..fields import FullMatch
+from ..fields import FullMatch, StrictInteger
 from ..vocabulary import codes
 from .models import KINDS, REGIONS
 
@@ -36,8 +36,8 @@ class ServiceSchema(ma.Schema):
                                metadata={"description": "CTDC age bands served; empty: any age."})
     sexes = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(SEXES)), load_default=list,
                            metadata={"description": "Served; empty: anyone."})
-    capacity = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(0, 100000))
-    vacancies = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(0, 100000))
+    capacity = StrictInteger(allow_none=True, validate=ma.validate.Range(0, 100000))
+    vacancies = StrictInteger(allow_none=True, validate=ma.validate.Range(0, 100000))
     updated_at = ma.fields.String(dump_only=True)
 
 
@@ -56,7 +56,7 @@ class VacanciesSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    vacancies = ma.fields.Integer(required=True, validate=ma.validate.Range(0, 100000))
+    vacancies = StrictInteger(required=True, validate=ma.validate.Range(0, 100000))
 
 
 class AddressSchema(ma.Schema):

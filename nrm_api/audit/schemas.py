@@ -6,7 +6,7 @@ import base64
 
 import marshmallow as ma
 
-from ..fields import StrictBoolean
+from ..fields import MAX_SAFE_INTEGER, StrictBoolean
 from .models import OUTCOMES
 from .queries import MAX_LIMIT
 
@@ -122,7 +122,7 @@ class EventLocationSchema(ma.Schema):
 class ProofQuerySchema(ma.Schema):
     """Which checkpoint to prove against."""
 
-    tree_size = ma.fields.Integer(validate=ma.validate.Range(min=1),
+    tree_size = ma.fields.Integer(validate=ma.validate.Range(1, MAX_SAFE_INTEGER),
                                   metadata={"description": "A checkpoint's size; the newest covering one by default."})
 
 
@@ -143,8 +143,8 @@ class ProofSchema(ma.Schema):
 class ConsistencyQuerySchema(ma.Schema):
     """Two checkpoint sizes."""
 
-    old = ma.fields.Integer(required=True, data_key="from", validate=ma.validate.Range(min=1))
-    new = ma.fields.Integer(required=True, data_key="to", validate=ma.validate.Range(min=1))
+    old = ma.fields.Integer(required=True, data_key="from", validate=ma.validate.Range(1, MAX_SAFE_INTEGER))
+    new = ma.fields.Integer(required=True, data_key="to", validate=ma.validate.Range(1, MAX_SAFE_INTEGER))
 
 
 class ConsistencySchema(ma.Schema):

@@ -70,13 +70,14 @@ def verify() -> Any:
 
 @blp.route("/events/by-hash/<string:event>", methods=["GET"])
 @requires(Permission.AUDIT_READ)
+@blp.doc(responses={"422": "UNPROCESSABLE_ENTITY"})  # not a hex SHA-256
 @blp.response(200, EventLocationSchema)
 def by_hash(event: str) -> Any:
     """Find an event by the SHA-256 of its bytes (a receipt's `event`): its position once sequenced."""
     return auditor.locate_event(current_actor(), event)
 
 
-@blp.route("/events/<int:position>/proof", methods=["GET"])
+@blp.route("/events/<int(max=9007199254740991):position>/proof", methods=["GET"])
 @requires(Permission.AUDIT_READ)
 @blp.arguments(ProofQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, ProofSchema)
@@ -87,6 +88,7 @@ def proof(query: dict[str, Any], position: int) -> Any:
 
 @blp.route("/consistency", methods=["GET"])
 @requires(Permission.AUDIT_READ)
+@blp.doc(responses={"404": "NOT_FOUND"})  # no checkpoint of that size
 @blp.arguments(ConsistencyQuerySchema, location="query", unknown=ma.RAISE)
 @blp.response(200, ConsistencySchema)
 def consistency(query: dict[str, Any]) -> Any:

@@ -7,6 +7,10 @@ Every field names its ``x-sensitivity`` — ``public``, ``identifying``, ``speci
 
 from __future__ import annotations
 
+import copy
+from functools import cache
+from typing import Any
+
 import marshmallow as ma
 
 from ..fields import (
@@ -16,6 +20,7 @@ from ..fields import (
     SPECIAL,
     FullMatch,
     Strict,
+    StrictInteger,
     code,
     codes_of,
     flag,
@@ -48,8 +53,8 @@ class PersonSchema(Strict):
     mobile_phone = text(IDENTIFYING, "Mobile phone.", 40)
     email = ma.fields.Email(metadata=meta(IDENTIFYING, "E-mail address."))
     marital_status = code("marital_status", IDENTIFYING, "Marital status.")
-    number_of_children = ma.fields.Integer(validate=ma.validate.Range(0, 30), strict=True,
-                                           metadata=meta(IDENTIFYING, "Number of children."))
+    number_of_children = StrictInteger(validate=ma.validate.Range(0, 30),
+                                       metadata=meta(IDENTIFYING, "Number of children."))
     education_level = code("education_level", IDENTIFYING, "Highest level of education (ISCED 2011).")
 
 
@@ -94,8 +99,8 @@ class ExploitationSchema(Strict):
     websites_or_apps = codes_of("website_or_app", PUBLIC, "Sites and apps used to recruit or exploit.")
     control_methods = codes_of("method_of_control", PUBLIC, "How the person was controlled.")
     relationship_to_trafficker = code("relationship_to_trafficker", PUBLIC, "Relationship to the trafficker.")
-    age_when_trafficked = ma.fields.Integer(validate=ma.validate.Range(0, 120), strict=True,
-                                            metadata=meta(PUBLIC, "Age when trafficked."))
+    age_when_trafficked = StrictInteger(validate=ma.validate.Range(0, 120),
+                                        metadata=meta(PUBLIC, "Age when trafficked."))
     locations = ma.fields.List(ma.fields.Nested(LocationSchema), metadata=meta(PUBLIC, "Places and periods."))
 
 
@@ -114,8 +119,8 @@ class PerpetratorSchema(Strict):
     kind = code("perpetrator_kind", INVESTIGATIVE, "An individual or a business.")
     nationality = ma.fields.String(validate=COUNTRY, metadata=meta(INVESTIGATIVE, "Nationality."))
     gender = code("gender", INVESTIGATIVE, "Gender.")
-    approximate_age = ma.fields.Integer(validate=ma.validate.Range(0, 120), strict=True,
-                                        metadata=meta(INVESTIGATIVE, "Approximate age."))
+    approximate_age = StrictInteger(validate=ma.validate.Range(0, 120),
+                                    metadata=meta(INVESTIGATIVE, "Approximate age."))
     relationship = code("relationship_to_trafficker", INVESTIGATIVE, "Relationship to the person.")
     description = text(INVESTIGATIVE, "What is known of them.", 5000)
     criminal_case_reference = text(INVESTIGATIVE, "Criminal case reference.", 100)
@@ -173,8 +178,8 @@ class StatisticsSchema(Strict):
     age_band = code("age_band", PUBLIC, "Age band (CTDC).", required=True)
     sex = code("gender", PUBLIC, "Sex or gender.", required=True)
     citizenship = ma.fields.String(validate=COUNTRY, metadata=meta(PUBLIC, "Main citizenship."))
-    year = ma.fields.Integer(required=True, strict=True, validate=ma.validate.Range(2000, 2100),
-                             metadata=meta(PUBLIC, "Year of registration."))
+    year = StrictInteger(required=True, validate=ma.validate.Range(2000, 2100),
+                         metadata=meta(PUBLIC, "Year of registration."))
 
 
 class FormDocumentSchema(Strict):
@@ -191,3 +196,23 @@ class FormDocumentSchema(Strict):
     consent = ma.fields.Nested(ConsentSchema, required=True, metadata=meta(PUBLIC, "The person's consent."))
     screening = ma.fields.Nested(ScreeningSchema, required=True, metadata=meta(PUBLIC, "Detection."))
     statistics = ma.fields.Nested(StatisticsSchema, required=True, metadata=meta(PUBLIC, "Summary."))
+
+
+@cache
+def draft_of(schema: type[ma.Schema], prefix: str = "Draft") -> type[ma.Schema]:
+    """``schema`` as a draft may hold it: the same fields and rules, none required, at every depth.
+
+    Only the documentation uses it: drafts load with ``partial=True``, which marshmallow passes down.
+    """
+    fields = {name: _optional(field, prefix) for name, field in schema().fields.items()}
+    return type(f"{prefix}{schema.__name__}", (Strict,), {**fields, "__doc__": schema.__doc__})
+
+
+def _optional(field: ma.fields.Field[Any], prefix: str) -> ma.fields.Field[Any]:
+    copied = copy.copy(field)
+    copied.required = False
+    if isinstance(copied, ma.fields.Nested) and isinstance(copied.nested, type):
+        copied.nested = draft_of(copied.nested, prefix)
+    if isinstance(copied, ma.fields.List):
+        copied.inner = _optional(copied.inner, prefix)
+    return copied

@@ -23,6 +23,9 @@ vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabular
                            description="Code lists of the form, with ru/be/en labels")
 
 WRITE_BODY = {"requestBody": body_of("FormDocument")}
+_LABELS = {"type": "object", "required": ["en", "ru", "be"], "additionalProperties": False,
+           "properties": {language: {"type": "string"} for language in ("en", "ru", "be")}}
+VOCABULARY = {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _LABELS}}
 
 
 @blp.route("", methods=["POST"])
@@ -96,6 +99,8 @@ def access_log(query: dict[str, Any], form_id: str) -> Any:
 
 @vocabulary_blp.route("", methods=["GET"])
 @requires(Permission.VOCABULARY_READ)
+@vocabulary_blp.doc(responses={"200": {"description": "Every code list: {list: {code: {en, ru, be}}}", "content": {
+    "application/json": {"schema": VOCABULARY}}}})
 def vocabulary() -> Any:
     """Every code list of the form with its labels in English, Russian and Belarusian."""
     return code_lists()
@@ -107,7 +112,7 @@ drafts_blp = Blueprint("drafts", __name__, url_prefix="/api/v1/drafts",
 
 @drafts_blp.route("", methods=["POST"])
 @requires(Permission.FORM_CREATE)
-@drafts_blp.doc(requestBody=body_of("FormDocument"))
+@drafts_blp.doc(requestBody=body_of("FormDraft"))
 @drafts_blp.response(201, DraftSchema)
 def create_draft() -> Any:
     """Save a draft: it may be incomplete, but what it holds must validate."""
@@ -132,7 +137,7 @@ def read_draft(draft_id: str) -> Any:
 
 @drafts_blp.route("/<draft_id>", methods=["PUT"])
 @requires(Permission.FORM_UPDATE)
-@drafts_blp.doc(requestBody=body_of("FormDocument"))
+@drafts_blp.doc(requestBody=body_of("FormDraft"))
 @drafts_blp.response(200, DraftSchema)
 def replace_draft(draft_id: str) -> Any:
     """Overwrite a draft."""

@@ -10,6 +10,7 @@ from ..paging import PageQuerySchema
 from .models import STATUSES
 
 DOCUMENT = {"allOf": [{"$ref": "#/components/schemas/FormDocument"}]}
+DRAFT = {"allOf": [{"$ref": "#/components/schemas/FormDraft"}]}
 
 
 class FormWrittenSchema(ma.Schema):
@@ -84,4 +85,4 @@ class DraftSchema(ma.Schema):
     created_at = ma.fields.String()
     updated_at = ma.fields.String()
     revision = ma.fields.Integer()
-    document = ma.fields.Dict(metadata=DOCUMENT)
+    document = ma.fields.Dict(metadata=DRAFT)

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
 from ..permissions import Permission
-from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, answer, body_of, signed
+from ..replies import IDEMPOTENCY_KEY, IF_MATCH, NOT_FOUND, SIGNED, answer, body_of, signed
 from ..webhooks import outbox
 from . import queries, service, transfers
 from .rules import status_table_markdown
@@ -40,7 +40,7 @@ def _headers() -> tuple[str | None, str | None]:
 
 @blp.route("", methods=["POST"])
 @requires(Permission.REFERRAL_CREATE)
-@blp.doc(requestBody=body_of("ReferralCreate"), parameters=[*SIGNED["parameters"], IDEMPOTENCY_KEY])
+@blp.doc(requestBody=body_of("ReferralCreate"), parameters=[*SIGNED["parameters"], IDEMPOTENCY_KEY], **NOT_FOUND)
 @blp.response(201, ReferralWrittenSchema)
 def create() -> Any:
     """Refer a form to another agency (signed). 403 `consent-required` when consent does not cover it."""
@@ -91,7 +91,7 @@ def history(referral_id: str) -> Any:
 
 @transfers_blp.route("", methods=["POST"])
 @requires(Permission.FORM_TRANSFER)
-@transfers_blp.doc(requestBody=body_of("TransferCreate"), **SIGNED)
+@transfers_blp.doc(requestBody=body_of("TransferCreate"), **SIGNED, **NOT_FOUND)
 @transfers_blp.response(201, TransferSchema)
 def request_transfer() -> Any:
     """Offer the lead of a case to another agency (signed, the agency leading it)."""

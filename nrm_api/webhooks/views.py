@@ -63,6 +63,7 @@ class RetriedSchema(ma.Schema):
 
 
 @blp.route("/endpoint", methods=["GET"])
+@blp.doc(responses={"404": "NOT_FOUND"})
 @requires(Permission.WEBHOOK_MANAGE)
 @blp.response(200, EndpointSchema)
 def show() -> Any:
@@ -81,6 +82,7 @@ def register(body: dict[str, Any]) -> Any:
 
 
 @blp.route("/endpoint", methods=["DELETE"])
+@blp.doc(responses={"404": "NOT_FOUND"})
 @requires(Permission.WEBHOOK_MANAGE)
 @blp.response(204)
 def remove() -> None:
