@@ -56,7 +56,7 @@ def public(view: View) -> View:
 
 
 #: A person's token (sign-in) or an agency system's (OAuth 2.0 client credentials): either is a Bearer JWT.
-SECURITY = [{"bearerAuth": []}, {"clientCredentials": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"clientCredentials": []}]
 
 
 def requires(permission: Permission) -> Callable[[View], View]:
