@@ -62,6 +62,34 @@ class DeclaredRefusals(BasePlugin):
         for method, operation in (operations or {}).items():
             for status in sorted(_refusals(method, str(path), operation)):
                 operation.setdefault("responses", {}).setdefault(str(status), _STATUS_COMPONENT[status])
+            _declare_headers(method, str(path), operation)
+
+
+#: The answers signed by the service (``replies.signed``): a case's form, referral, history and transfer.
+SIGNED_READS = {"/api/v1/forms/{form_id}", "/api/v1/referrals/{referral_id}",
+                "/api/v1/referrals/{referral_id}/history", "/api/v1/transfers/{transfer_id}"}
+_HEADERS = {
+    "ETag": {"description": "The version to send back in If-Match.", "schema": {"type": "string"}},
+    "Location": {"description": "Where the new resource is read.", "schema": {"type": "string"}},
+    "X-JWS-Signature": {"description": "The service's detached JWS (typ nrm-response+jws) over the RFC 8785 "
+                        "canonical body.", "schema": {"type": "string"}},
+}
+
+
+def _declare_headers(method: str, path: str, operation: dict[str, Any]) -> None:
+    """Name the headers a success carries: ETag and Location of signed writes, the signature of signed reads."""
+    signed_write = any(isinstance(p, dict) and p.get("name") == "X-JWS-Signature"
+                       for p in operation.get("parameters", []))
+    for status, response in operation.get("responses", {}).items():
+        if not isinstance(response, dict) or not str(status).startswith("2"):
+            continue
+        names = []
+        if signed_write:
+            names = ["ETag", "Location"] if str(status) == "201" else ["ETag"]
+        elif method == "get" and path in SIGNED_READS:
+            names = ["X-JWS-Signature", "ETag"] if "history" not in path else ["X-JWS-Signature"]
+        if names:
+            response.setdefault("headers", {}).update({name: _HEADERS[name] for name in names})
 
 
 _STATUS_COMPONENT = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 409: "CONFLICT",

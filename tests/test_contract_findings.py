@@ -113,3 +113,17 @@ def test_a_wrong_method_on_the_token_endpoint_is_405(client: FlaskClient) -> Non
     response = client.put("/api/v1/auth/token", data={"grant_type": "client_credentials"})
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"]
+
+
+def test_the_headers_answers_carry_are_declared() -> None:
+    submit = _operation("post", "/forms")["responses"]["201"]["headers"]
+    assert {"ETag", "Location"} <= set(submit)
+    assert "ETag" in _operation("post", "/referrals/{referral_id}/status")["responses"]["200"]["headers"]
+    read = _operation("get", "/forms/{form_id}")["responses"]["200"]["headers"]
+    assert {"X-JWS-Signature", "ETag"} <= set(read)
+
+
+def test_the_client_credentials_scheme_is_declared() -> None:
+    scheme = SPEC["components"]["securitySchemes"]["clientCredentials"]
+    assert scheme["flows"]["clientCredentials"]["tokenUrl"] == "/api/v1/auth/token"
+    assert {"clientCredentials": []} in _operation("get", "/agencies")["security"]
