@@ -7,8 +7,9 @@ from pathlib import Path
 
 from tests.conftest import ROOT_DIR
 
-#: Ways a file can reach the design folder that sits beside the repository on developers' machines
-#: (``../shared``): a relative path, a parent-relative join, or the constant the suite once had.
+#: Ways a file can reach the design folder that sits beside the repository on developers' machines:
+#: a relative path, a parent-relative join, or the constant the suite once had. (The samples below
+#: are split into pieces so that this file does not itself match a plain grep for them.)
 OUTSIDE = re.compile(r"\.\./" + "shared|parents?\\b[^\\n]*[\"']shared[\"']|\\bSHARED\\b|" + "/work/" + "shared")
 #: Everything that runs when ``make test`` runs.
 RUN_BY_MAKE_TEST = ("Makefile", ".ci/run", "pyproject.toml")
@@ -29,8 +30,8 @@ def test_no_test_reads_a_file_outside_the_repository() -> None:
 
 
 def test_the_guard_sees_what_it_guards_against() -> None:
-    for line in ('SHARED / "design"', 'open("../' 'shared/design/contract.md")',
-                 'ROOT_DIR.parent / "shared"', 'Path(__file__).parents[2] / "shared" / "vectors"'):
+    for line in ('SHA' 'RED / "design"', 'open("../' 'shared/design/contract.md")',
+                 'ROOT_DIR.parent / "sh' 'ared"', 'Path(__file__).parents[2] / "sh' 'ared" / "vectors"'):
         assert OUTSIDE.search(line), line
     assert not OUTSIDE.search('ROOT_DIR / "tests" / "vectors" / "jcs"')
     assert not OUTSIDE.search('def test_drafts_are_never_shared(client) -> None:')
