@@ -28,7 +28,7 @@ class Api(_Api):  # type: ignore[misc]
 
     def init_app(self, app: Any, *, spec_kwargs: dict[str, Any] | None = None) -> None:
         """Bind to ``app``, declaring the shared refusals on every operation."""
-        from .openapi import DeclaredRefusals
+        from .spec_plugin import DeclaredRefusals
 
         spec_kwargs = {"extra_plugins": [DeclaredRefusals()], **(spec_kwargs or {})}
         super().init_app(app, spec_kwargs=spec_kwargs)
