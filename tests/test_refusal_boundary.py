@@ -12,7 +12,7 @@ from nrm_api.accounts.auth import PUBLIC
 from nrm_api.permissions import ROLE_PERMISSIONS, Permission
 from tests.conftest import audit_events, bearer, create_user, login_token
 
-_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+_PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")  # <int(max=…):position> too
 #: Routes a caller holding their permission is not refused with a made-up id, query or body:
 #: they take none of them and ignore a query.
 NOTHING_TO_REFUSE = {"auth.revoke", "audit.checkpoints", "audit.verify", "webhooks.show", "drafts.list_drafts",

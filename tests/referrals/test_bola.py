@@ -63,7 +63,7 @@ ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ("PUT", "/api/v1/agencies/<agency_id>/services"): ("agency", OWN_AGENCY),
     ("PATCH", "/api/v1/agencies/<agency_id>/services/<service_code>"): ("agency", OWN_AGENCY),
     ("PUT", "/api/v1/agencies/<agency_id>/address"): ("agency", OWN_AGENCY),
-    ("GET", "/api/v1/audit/events/<int:position>/proof"): ("position", EVERYONE),
+    ("GET", "/api/v1/audit/events/<int(max=9007199254740991):position>/proof"): ("position", EVERYONE),
     ("GET", "/api/v1/audit/events/by-hash/<string:event>"): ("event", EVERYONE),
     ("POST", "/api/v1/webhooks/deliveries/<delivery_id>/retry"): ("delivery", OWN_ONLY),
 }
