@@ -22,6 +22,7 @@ class Permission(StrEnum):
     REFERRAL_UPDATE = "referral:update"
     REFERRAL_OVERRIDE_CONSENT = "referral:override-consent"
     WEBHOOK_MANAGE = "webhook:manage"
+    USER_MANAGE = "user:manage"
     VOCABULARY_READ = "vocabulary:read"
     AUDIT_READ = "audit:read"
     AUDIT_EXPORT = "audit:export"
@@ -42,7 +43,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "system": _EVERYONE | _CASEWORK | _AGENCY_SETUP,
     "caseworker": _EVERYONE | _CASEWORK,
     "supervisor": _EVERYONE | _CASEWORK | {Permission.REFERRAL_OVERRIDE_CONSENT},
-    "agency_admin": _EVERYONE | _AGENCY_SETUP,
+    "agency_admin": _EVERYONE | _AGENCY_SETUP | {Permission.USER_MANAGE},
     "auditor": _EVERYONE | {Permission.AUDIT_READ, Permission.AUDIT_EXPORT, Permission.AUDIT_VERIFY},
     "network_admin": _EVERYONE | {Permission.AGENCY_CREATE, Permission.AGENCY_MANAGE},
 }

@@ -15,6 +15,7 @@ class AuditAction(StrEnum):
     CLIENT_KEY_REVOKE = "client:key-revoke"
     USER_CREATE = "user:create"
     USER_DISABLE = "user:disable"
+    USER_TOTP_RESET = "user:totp-reset"
     CLIENT_DISABLE = "client:disable"
     TOKENS_REVOKE = "tokens:revoke"  # noqa: S105 - an action name
     REQUEST_AUTHENTICATE = "request:authenticate"

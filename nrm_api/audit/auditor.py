@@ -54,6 +54,28 @@ def export_events(actor: Actor, filters: Mapping[str, Any], fmt: str) -> Iterato
     return _export(db.reader(), filters, fmt)
 
 
+def export_bundle(actor: Actor) -> Iterator[str]:
+    """The offline bundle (exact bytes, checkpoints, public keys), streamed on a read-only session of its own.
+
+    Like the export it is audited before it starts and never holds the write lock while it is sent.
+    """
+    _audited(actor, Permission.AUDIT_EXPORT, "audit:export:bundle")
+    session = db.reader()
+    try:
+        lines = audit_log.bundle_lines(session)  # the header now, in the app context; the events as sent
+    except BaseException:
+        session.close()
+        raise
+    return _closing(session, lines)
+
+
+def _closing(session: Session, lines: Iterator[str]) -> Iterator[str]:
+    try:
+        yield from lines
+    finally:
+        session.close()
+
+
 def _export(session: Session, filters: Mapping[str, Any], fmt: str) -> Iterator[str]:
     rows = queries.stream(session, filters)
     try:

@@ -33,15 +33,27 @@ class Header:
 def write(out: IO[str], origin: str, keys: Iterable[dict[str, str]], checkpoints: Iterable[str],
           entries: Iterable[Entry]) -> int:
     """Stream a bundle to ``out``; return the number of events written."""
-    out.write(json.dumps({"format": FORMAT, "origin": origin, "keys": list(keys)}) + "\n")
-    for note in checkpoints:
-        out.write(json.dumps({"checkpoint": note}) + "\n")
     count = 0
-    for entry in entries:
-        out.write(json.dumps({"seq": entry.seq, "event": base64.b64encode(entry.body).decode(),
-                              "signature": base64.b64encode(entry.signature).decode()}) + "\n")
-        count += 1
+
+    def counted() -> Iterator[Entry]:
+        nonlocal count
+        for entry in entries:
+            count += 1
+            yield entry
+
+    out.writelines(as_lines(origin, keys, checkpoints, counted()))
     return count
+
+
+def as_lines(origin: str, keys: Iterable[dict[str, str]], checkpoints: Iterable[str],
+          entries: Iterable[Entry]) -> Iterator[str]:
+    """A bundle line by line (each ends with a newline): header, checkpoints, then every event."""
+    yield json.dumps({"format": FORMAT, "origin": origin, "keys": list(keys)}) + "\n"
+    for note in checkpoints:
+        yield json.dumps({"checkpoint": note}) + "\n"
+    for entry in entries:
+        yield json.dumps({"seq": entry.seq, "event": base64.b64encode(entry.body).decode(),
+                          "signature": base64.b64encode(entry.signature).decode()}) + "\n"
 
 
 def _lines(source: IO[str]) -> Iterator[dict[str, Any]]:

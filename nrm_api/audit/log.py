@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from typing import IO, Any
 
@@ -124,6 +124,11 @@ def _account_for_every_event(session: Session, report: Report) -> Report:
 def export_bundle(session: Session, out: IO[str]) -> int:
     """Write the whole log as a bundle; return the number of events."""
     return bundle.write(out, log_origin(session), public_keys(), checkpoint_notes(session), entries(session))
+
+
+def bundle_lines(session: Session) -> Iterator[str]:
+    """The whole log as a bundle, line by line, for a streamed download."""
+    return bundle.as_lines(log_origin(session), public_keys(), checkpoint_notes(session), entries(session))
 
 
 def inclusion(session: Session, seq: int, tree_size: int | None = None) -> dict[str, Any] | None:
