@@ -73,6 +73,30 @@ def set_vacancies(actor: Actor, agency_id: str, service: str, vacancies: int) ->
     return row
 
 
+#: The most places a service may count (as the API's schema bounds them).
+MAX_PLACES = 100000
+
+
+def set_places(actor: Actor, agency_id: str, service: str, capacity: int | None,
+               vacancies: int | None) -> AgencyService:
+    """Change how many places a service has (``None``: not counted) and how many are free now, at once."""
+    managed(actor, agency_id)
+    row = db.session.get(AgencyService, (agency_id, service))
+    if row is None:
+        raise NotFoundError(f"{agency_id} does not publish {service}", resource=f"agency:{agency_id}", action=ACTION)
+    errors = {name: ["out of range"] for name, value in (("capacity", capacity), ("vacancies", vacancies))
+              if value is not None and not 0 <= value <= MAX_PLACES}
+    if not errors and capacity is not None and vacancies is not None and vacancies > capacity:
+        errors = {"vacancies": ["exceeds capacity"]}
+    if errors:
+        raise InvalidError("places out of range, or more vacancies than capacity", errors={"form": errors},
+                           reason="invalid_document", resource=f"agency:{agency_id}", action=ACTION)
+    row.capacity, row.vacancies, row.updated_at = capacity, vacancies, utcnow()
+    audit.record(actor, ACTION, "allowed", resource=f"agency:{agency_id}", reason="places")
+    db.session.commit()
+    return row
+
+
 def set_address(actor: Actor, agency_id: str, address: str | None) -> Agency:
     """Set (or clear) the confidential address, sealed by the keyring."""
     agency = managed(actor, agency_id)

@@ -42,3 +42,36 @@ def test_agencies_publish_services_and_the_address_goes_only_to_referring_agenci
     admin = login_token(client, create_user("network_admin", net.moi.id))
     assert client.patch(f"/api/v1/agencies/{net.shelter.id}/services/accommodation", json={"vacancies": 0},
                         headers=bearer(admin)).status_code == 200
+
+
+def test_places_change_at_once_within_bounds_and_only_for_the_own_agency(client: FlaskClient) -> None:
+    import pytest
+    from sqlalchemy import select
+
+    from nrm_api.agencies import directory
+    from nrm_api.agencies import service as agencies
+    from nrm_api.audit.actor import Actor
+    from nrm_api.audit.models import AuditEvent
+    from nrm_api.errors import InvalidError, NotFoundError
+    from nrm_api.extensions import db
+    from tests.conftest import create_agency
+
+    shelter, other = create_agency(), create_agency()
+    admin = Actor("user:places-admin", shelter, "agency_admin")
+    directory.set_services(admin, shelter, [{"service": "accommodation", "regions": [], "age_bands": [], "sexes": [],
+                                             "capacity": 4, "vacancies": 1}])
+    row = directory.set_places(admin, shelter, "accommodation", 10, 7)
+    assert (row.capacity, row.vacancies) == (10, 7)
+    shown = agencies.get_agency(Actor("user:reader", other, "caseworker"), shelter)["services"][0]
+    assert (shown["capacity"], shown["vacancies"]) == (10, 7)
+    for capacity, vacancies in ((3, 4), (-1, 0), (10, 100001)):
+        with pytest.raises(InvalidError):
+            directory.set_places(admin, shelter, "accommodation", capacity, vacancies)
+    assert directory.set_places(admin, shelter, "accommodation", None, 50).vacancies == 50  # capacity not counted
+    with pytest.raises(NotFoundError):
+        directory.set_places(admin, shelter, "legal_assistance", 1, 1)
+    with pytest.raises(directory.NotYourAgency):
+        directory.set_places(Actor("user:other-admin", other, "agency_admin"), shelter, "accommodation", 1, 1)
+    audited = db.session.scalars(select(AuditEvent.reason).where(AuditEvent.actor == admin.subject,
+                                                                AuditEvent.resource == f"agency:{shelter}"))
+    assert list(audited).count("places") == 2
