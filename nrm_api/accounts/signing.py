@@ -21,10 +21,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..audit.actor import Actor
 from ..crypto import TokenError
-from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached
+from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached, verify_stored
 from ..database import utcnow
 from ..errors import BadSignature
-from ..extensions import db
+from ..extensions import db, keyring
 from .models import Client, ClientKey, UsedSignature
 
 #: A signature is accepted while its iat is within 5 minutes of now: at most 10 minutes after it is
@@ -98,3 +98,21 @@ def key_of(kid: str) -> dict[str, str] | None:
     """Any key ever registered, revoked or expired ones included: to re-verify stored signatures."""
     key = db.session.scalar(select(ClientKey).where(ClientKey.kid == kid))
     return dict(key.jwk) if key else None
+
+
+def stored_verifies(signature: str | None, payload: bytes) -> bool:
+    """Whether a stored write signature verifies over ``payload`` now, by the key its ``kid`` names.
+
+    Any key ever registered counts (a revoked key's old signatures stay good), and the service's
+    own keys, which sign what the service writes itself (a cancellation on withdrawn consent).
+    """
+    try:
+        verify_stored(signature, payload, _any_key)
+    except TokenError:
+        return False
+    return True
+
+
+def _any_key(kid: str) -> dict[str, str] | None:
+    service = next((key.public_jwk() for key in keyring().signing_keys if key.kid == kid), None)
+    return service or key_of(kid)

@@ -52,25 +52,31 @@ def add_agency(
 
 
 def list_agencies(actor: Actor, *, kind: str | None = None, region: str | None = None,
-                  service: str | None = None) -> list[dict[str, Any]]:
-    """The directory, optionally cut by kind, region and service (offered in that region)."""
+                  service: str | None = None, vacant: bool = False) -> list[dict[str, Any]]:
+    """The directory, optionally cut by kind, region and service (offered in that region).
+
+    ``vacant`` keeps only agencies offering that service (any, without one) with a place free
+    now, or whose places are not counted (legal aid has no beds).
+    """
     query = select(Agency).order_by(Agency.id)
     if kind:
         query = query.where(Agency.kind == kind)
     agencies = list(db.session.scalars(query))
     offered = directory.services_of([agency.id for agency in agencies])
     found = [entry(agency, offered[agency.id]) for agency in agencies
-             if _matches(agency, offered[agency.id], region, service)]
+             if _matches(agency, offered[agency.id], region, service, vacant)]
     audit.record(actor, Permission.AGENCY_READ, "allowed", resource="agency:*")
     db.session.commit()
     return found
 
 
-def _matches(agency: Agency, offered: list[AgencyService], region: str | None, service: str | None) -> bool:
-    if service is None:
+def _matches(agency: Agency, offered: list[AgencyService], region: str | None, service: str | None,
+             vacant: bool = False) -> bool:
+    if service is None and not vacant:
         return region is None or region in agency.regions
-    return any(row.service == service and (region is None or region in (row.regions or agency.regions))
-               for row in offered)
+    return any((service is None or row.service == service)
+               and (region is None or region in (row.regions or agency.regions))
+               and (not vacant or row.vacancies is None or row.vacancies > 0) for row in offered)
 
 
 def entry(agency: Agency, offered: list[AgencyService], address: str | None = None) -> dict[str, Any]:

@@ -7,9 +7,11 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from .. import paging
+from ..accounts.signing import stored_verifies
 from ..audit import events as audit
 from ..audit.actor import Actor
 from ..audit.queries import position
+from ..crypto.canonical import canonical
 from ..database import utcnow
 from ..extensions import db
 from ..forms import access, sealing
@@ -17,9 +19,11 @@ from ..forms.models import Form, FormKey
 from ..permissions import Permission
 from ..preconditions import etag
 from .models import Referral, ReferralEvent
-from .rules import FINAL
+from .rules import FINAL, OPEN, overdue
 from .service import event_place, visible
 
+#: How many referrals a box shows (the API's list pages through all of them).
+BOX_LIMIT = 500
 #: What an event shows only with its body.
 WITHHELD_EVENT = ("body", "signature", "sha256")
 
@@ -97,6 +101,17 @@ def history(actor: Actor, referral_id: str) -> dict[str, Any]:
     return {"referral_id": referral.id, "events": shown}
 
 
+def checked_history(actor: Actor, referral_id: str) -> dict[str, Any]:
+    """The history, each event marked ``verified`` when its stored signature verifies over its body now.
+
+    An event whose body is withheld from the caller cannot be checked by it: it is never marked.
+    """
+    found = history(actor, referral_id)
+    for event in found["events"]:
+        event["verified"] = event["body"] is not None and stored_verifies(event["signature"], canonical(event["body"]))
+    return found
+
+
 def _event(event: ReferralEvent, body: dict[str, Any] | None) -> dict[str, Any]:
     shown: dict[str, Any] = {"sequence": event.sequence, "status": event.status, "actor": event.actor,
                              "agency": event.agency_id, "at": event.created_at.isoformat(), "kid": event.signed_kid,
@@ -127,3 +142,23 @@ def listing(actor: Actor, query: dict[str, Any]) -> dict[str, Any]:
     db.session.commit()
     cursor = paging.encode(rows[-1].updated_at, rows[-1].id) if more else None
     return {"items": [summary(row) for row in rows], "next_cursor": cursor}
+
+
+def box(actor: Actor, direction: str, status: str | None = None) -> list[dict[str, Any]]:
+    """The referrals the caller's agency received (``incoming``) or sent (``outgoing``), most urgent first.
+
+    Open ones come first, soonest due first (so the overdue ones lead, each marked ``overdue``),
+    then the final ones, latest change first; at most ``BOX_LIMIT``.
+    """
+    side = Referral.to_agency if direction == "incoming" else Referral.from_agency
+    statement = select(Referral).where(side == actor.agency)
+    if status:
+        statement = statement.where(Referral.status == status)
+    rows = list(db.session.scalars(statement.where(Referral.status.in_(OPEN))
+                                   .order_by(Referral.due_at, Referral.id).limit(BOX_LIMIT)))
+    rows += db.session.scalars(statement.where(Referral.status.in_(FINAL))
+                               .order_by(Referral.updated_at.desc(), Referral.id).limit(BOX_LIMIT - len(rows)))
+    audit.record(actor, Permission.REFERRAL_READ, "allowed", resource="referral:*", fields=["referral.*"])
+    db.session.commit()
+    now = utcnow()
+    return [{**summary(row), "overdue": overdue(row.status, row.due_at, now)} for row in rows]

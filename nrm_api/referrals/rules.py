@@ -6,7 +6,7 @@ Pure: no Flask, no database. ``referrals.service`` applies them; the OpenAPI doc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..vocabulary import codes
@@ -76,6 +76,16 @@ def transition(current: str, target: str, side: str, reason: str | None) -> Tran
     if row.reason_required and not (reason or "").strip():
         raise ReasonRequired(f"a referral becomes {target} only with a reason")
     return row
+
+
+def allowed(current: str, side: str) -> list[Transition]:
+    """The moves ``side`` may make from ``current`` now, in the table's order: what a door offers."""
+    return [row for row in TRANSITIONS if current in row.sources and row.by == side]
+
+
+def overdue(status: str, due_at: datetime, now: datetime) -> bool:
+    """Whether a referral still open is past the time its priority gives the recipient."""
+    return status in OPEN and due_at < now
 
 
 def purpose_errors(purpose: str, services: list[str], recipient_kind: str) -> dict[str, list[str]]:
