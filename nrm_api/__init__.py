@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import boundary, config, http
@@ -26,6 +26,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(config.settings(overrides))
     app.config.update(OPENAPI_SETTINGS)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.extensions["nrm_settings"] = config.Settings.of(app.config)
     app.extensions["nrm_keyring"] = Keyring.load(app.config["KEYRING"])
     if app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"])  # type: ignore[method-assign]
@@ -33,8 +34,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     app.extensions["nrm_audit_background"] = Background(app, app.config["AUDIT_SEQUENCER_INTERVAL"])
     audit_events.install()
+    audit_events.events_committed.connect(_wake_sequencer)
     app.extensions["nrm_webhook_worker"] = Worker(app, app.config["WEBHOOK_INTERVAL"], deliver.run, "nrm-webhooks")
     outbox.install()
+    outbox.outbox_committed.connect(_wake_deliverer)
     jwt.init_app(app)
     limiter.init_app(app)
     api = Api(app)
@@ -42,6 +45,22 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     http.init_app(app)
     _register(app, api)
     return app
+
+
+def _wake(worker: str) -> None:
+    """Wake the current app's background worker (a commit in no app, a script's, wakes none)."""
+    if has_app_context():
+        found: Worker | None = current_app.extensions.get(worker)
+        if found is not None:
+            found.notify()
+
+
+def _wake_sequencer(_session: object) -> None:
+    _wake("nrm_audit_background")
+
+
+def _wake_deliverer(_session: object) -> None:
+    _wake("nrm_webhook_worker")
 
 
 def _register(app: Flask, api: Api) -> None:

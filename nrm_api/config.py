@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -84,6 +86,30 @@ def _check_base_url(url: str) -> None:
             or parts.username or parts.password:
         raise ConfigError(f"NRM_BASE_URL must be an absolute http(s) URL with a host and no query, for example "
                           f"https://nrm.example.by (got {url!r}): the audit log keeps its host as its origin for good")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the services read of the configuration, as plain values: read once when the app is made."""
+
+    #: The issuer, and the audience client assertions name.
+    base_url: str
+    #: The audit log's origin in its checkpoints.
+    audit_origin: str
+    #: Unauthenticated refusals per address in a window before 429.
+    unauthenticated_limit: int
+    #: How long repeats of an unauthenticated refusal are counted before their count is logged.
+    audit_refusal_window: timedelta
+    #: Webhooks may go to private addresses and over plain http (test networks).
+    webhook_allow_private: bool
+
+    @classmethod
+    def of(cls, config: Mapping[str, Any]) -> Settings:
+        """The services' settings out of the app's configuration."""
+        return cls(base_url=str(config["BASE_URL"]), audit_origin=str(config["AUDIT_ORIGIN"]),
+                   unauthenticated_limit=int(config["UNAUTHENTICATED_LIMIT"]),
+                   audit_refusal_window=timedelta(seconds=float(config["AUDIT_REFUSAL_WINDOW"])),
+                   webhook_allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]))
 
 
 def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

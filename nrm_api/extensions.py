@@ -14,6 +14,7 @@ from flask_limiter import Limiter
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
+from .config import Settings
 from .crypto.keyring import Keyring
 from .database import Database
 from .errors import PROBLEM_MEDIA_TYPE, ProblemSchema, handle_http_exception
@@ -63,6 +64,12 @@ def keyring() -> Keyring:
     """The app's keyring."""
     ring: Keyring = current_app.extensions["nrm_keyring"]
     return ring
+
+
+def settings() -> Settings:
+    """The app's settings, read once by ``create_app``: the services' one way to the configuration."""
+    found: Settings = current_app.extensions["nrm_settings"]
+    return found
 
 
 db = Database()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -85,14 +86,13 @@ def test_an_id_of_the_longest_allowed_length_is_simply_not_found(client: FlaskCl
     _problem(client.get(f"/api/v1/forms/{'a' * 64}", headers=bearer(ngo.sdk.token())), 404, "not-found")
 
 
-def test_a_flood_of_refused_requests_is_one_event_and_then_429(client: FlaskClient, app: Any) -> None:
-    limit, app.config["UNAUTHENTICATED_LIMIT"] = app.config["UNAUTHENTICATED_LIMIT"], 5
-    try:
-        answers = [client.post("/api/v1/forms", data=_nested(1000), content_type="application/json").status_code
-                   for _ in range(8)]
-        ids = [client.get(f"/api/v1/forms/{'a' * 100}").status_code for _ in range(3)]
-    finally:
-        app.config["UNAUTHENTICATED_LIMIT"] = limit
+def test_a_flood_of_refused_requests_is_one_event_and_then_429(client: FlaskClient, app: Any,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    lowered = replace(app.extensions["nrm_settings"], unauthenticated_limit=5)
+    monkeypatch.setitem(app.extensions, "nrm_settings", lowered)
+    answers = [client.post("/api/v1/forms", data=_nested(1000), content_type="application/json").status_code
+               for _ in range(8)]
+    ids = [client.get(f"/api/v1/forms/{'a' * 100}").status_code for _ in range(3)]
     assert answers == [400] * 5 + [429] * 3
     assert len(audit_events(reason="json_too_deep")) == 1
     assert ids == [400] * 3 and len(audit_events(reason="id_too_long")) == 1

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
@@ -16,7 +15,7 @@ from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto import TokenError, jose
 from ..database import utcnow
-from ..extensions import db
+from ..extensions import db, settings
 from ..permissions import Permission
 from . import tokens
 from .models import Client, ClientKey, RevokedToken, UsedAssertion
@@ -119,7 +118,7 @@ def _verified(assertion: str, keys: list[ClientKey], actor: Actor) -> tuple[dict
 
 
 def _check_claims(claims: Mapping[str, Any], client_id: str, now: datetime, actor: Actor) -> None:
-    base = current_app.config["BASE_URL"]
+    base = settings().base_url
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]
     # RFC 7523 §3: the issuer or the token endpoint's URL (what many OAuth libraries send); nothing else

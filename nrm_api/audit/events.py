@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from flask import current_app, has_app_context
+from blinker import Namespace
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,10 @@ PENDING = "nrm_audit_pending"
 WROTE = "nrm_audit_wrote"
 #: The request id whose refusal is logged: the door's boundary then logs nothing more.
 REFUSED = "nrm_audit_refused"
+
+#: Sent with the session as sender after a commit that wrote events: ``create_app`` connects the
+#: wake-up of its sequencer, so this module knows nothing of who sequences.
+events_committed = Namespace().signal("audit-events-committed")
 
 
 def record(
@@ -121,12 +125,12 @@ def _forget_pending(session: Session, previous: Any) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    if session.info.pop(WROTE, False) and has_app_context():
-        current_app.extensions["nrm_audit_background"].notify()
+    if session.info.pop(WROTE, False):
+        events_committed.send(session)
 
 
 def install() -> None:
-    """Hook every session: write pending events at commit, drop them at rollback, wake the sequencer.
+    """Hook every session: write pending events at commit, drop them at rollback, tell of the commit.
 
     On the ``Session`` class, not one factory, so no session can record an event that is then lost.
     """

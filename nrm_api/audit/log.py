@@ -7,12 +7,11 @@ from collections.abc import Generator, Iterator
 from contextlib import closing
 from typing import IO, Any
 
-from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
-from ..crypto.keyring import Keyring
 from ..crypto.signatures import public_key_bytes
+from ..extensions import keyring, settings
 from . import bundle, origin, sequencer
 from .models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditQueue
 from .tree import StoredTree
@@ -34,19 +33,17 @@ class ColumnMismatch(Exception):
 
 def signer() -> sequencer.Signer:
     """The log's signer in the current app, with the configured origin (the sequencer keeps the stored one)."""
-    ring: Keyring = current_app.extensions["nrm_keyring"]
-    return sequencer.Signer(current_app.config["AUDIT_ORIGIN"], ring.signing_key)
+    return sequencer.Signer(settings().audit_origin, keyring().signing_key)
 
 
 def log_origin(session: Session) -> str:
     """The origin the log was created with, which checkpoints and positions are verified against."""
-    return origin.current(session, current_app.config["AUDIT_ORIGIN"])
+    return origin.current(session, settings().audit_origin)
 
 
 def public_keys() -> list[dict[str, str]]:
     """Every key that ever signed the log (the keyring keeps old versions)."""
-    ring: Keyring = current_app.extensions["nrm_keyring"]
-    return [key.public_jwk() for key in ring.signing_keys]
+    return [key.public_jwk() for key in keyring().signing_keys]
 
 
 def public_key(jwk: dict[str, str]) -> bytes:

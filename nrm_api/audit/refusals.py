@@ -14,14 +14,13 @@ import math
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..database import utcnow
-from ..extensions import client_address, db
+from ..extensions import db, settings
 from . import events
 from .actor import Actor
 from .models import AuditRefusalTally
@@ -33,7 +32,7 @@ AUDITOR_SWEEP = 1000
 
 def window() -> timedelta:
     """How long repeats are counted before their count is logged."""
-    return timedelta(seconds=float(current_app.config["AUDIT_REFUSAL_WINDOW"]))
+    return settings().audit_refusal_window
 
 
 def record(actor: Actor, action: StrEnum | str, *, reason: str, resource: str | None) -> int | None:
@@ -41,7 +40,7 @@ def record(actor: Actor, action: StrEnum | str, *, reason: str, resource: str | 
     session = db.session
     session.rollback()
     now = utcnow()
-    key = ((actor.address or client_address())[:64], str(action), reason)
+    key = ((actor.address or "unknown")[:64], str(action), reason)
     tally = _tally(session, key, now)
     if tally is None:
         tally_start, total = now, 1  # the first of its window: the row was just made
@@ -57,7 +56,7 @@ def record(actor: Actor, action: StrEnum | str, *, reason: str, resource: str | 
     _sweep(session, now, key)
     session.commit()
     events.mark_refused(session, actor.request_id)
-    if total <= int(current_app.config["UNAUTHENTICATED_LIMIT"]):
+    if total <= settings().unauthenticated_limit:
         return None
     return max(1, math.ceil((tally_start + window() - now).total_seconds()))
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from flask import current_app, has_app_context
+from blinker import Namespace
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,9 @@ from .models import AgencyEvent, WebhookDelivery, WebhookEndpoint
 WAKE = "nrm_webhooks_wake"
 #: The advisory lock class of feed locks ('NRMF'); the second key is the agency's hash.
 LOCK_CLASS = 0x4E524D46
+#: Sent with the session as sender after a commit that wrote outbox rows: ``create_app`` connects
+#: the wake-up of its deliverer.
+outbox_committed = Namespace().signal("webhook-outbox-committed")
 
 
 def emit(agency_ids: Iterable[str], kind: str, resource: str, status: str | None = None) -> list[AgencyEvent]:
@@ -83,10 +86,8 @@ def _position(cursor: str | None) -> int:
 
 
 def _after_commit(session: Session) -> None:
-    if session.info.pop(WAKE, False) and has_app_context():
-        worker = current_app.extensions.get("nrm_webhook_worker")
-        if worker is not None:
-            worker.notify()
+    if session.info.pop(WAKE, False):
+        outbox_committed.send(session)
 
 
 def _forget(session: Session, previous: Any) -> None:
@@ -95,7 +96,7 @@ def _forget(session: Session, previous: Any) -> None:
 
 
 def install() -> None:
-    """Wake the in-app deliverer after a commit that wrote outbox rows."""
+    """Tell of a commit that wrote outbox rows (``outbox_committed``)."""
     if event.contains(Session, "after_commit", _after_commit):
         return
     event.listen(Session, "after_commit", _after_commit)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..audit import events as audit
 from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import ConflictError, InvalidError, NotFoundError
-from ..extensions import db, keyring
+from ..extensions import db, keyring, settings
 from ..permissions import Permission
 from .addresses import RefusedAddress, check_url
 from .deliver import public_key
@@ -38,7 +37,7 @@ def show(actor: Actor) -> dict[str, Any]:
 def register(actor: Actor, agency_id: str, url: str) -> dict[str, Any]:
     """Set the one URL the agency receives webhooks at (it replaces any earlier one)."""
     try:
-        check_url(url, current_app.config["WEBHOOK_ALLOW_PRIVATE"])
+        check_url(url, settings().webhook_allow_private)
     except RefusedAddress as refused:
         raise InvalidError(str(refused), errors={"json": {"url": [refused.code]}}, reason=refused.code,
                            resource=f"webhook:{agency_id}", action=ACTION) from None

@@ -23,6 +23,7 @@ def _move(app: Flask, monkeypatch: pytest.MonkeyPatch) -> str:
     moved = config.from_environ({"NRM_BASE_URL": NEW_BASE_URL})
     monkeypatch.setitem(app.config, "BASE_URL", moved["BASE_URL"])
     monkeypatch.setitem(app.config, "AUDIT_ORIGIN", moved["AUDIT_ORIGIN"])
+    monkeypatch.setitem(app.extensions, "nrm_settings", config.Settings.of(app.config))
     return str(moved["AUDIT_ORIGIN"])
 
 
