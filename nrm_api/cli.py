@@ -105,7 +105,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 def _register() -> None:
-    from .accounts.cli import client_cli, tokens_cli, user_cli
+    from .accounts.cli import client_cli, hosted_cli, tokens_cli, user_cli
     from .agencies.cli import agency_cli
     from .audit.cli import audit_cli
     from .demo import demo_cli
@@ -114,6 +114,7 @@ def _register() -> None:
     from .webhooks.cli import webhooks_cli
 
     register_key_commands(keys_cli)
+    keys_cli.add_command(hosted_cli)
     for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, forms_cli, audit_cli, webhooks_cli,
                   demo_cli):
         main.add_command(group)

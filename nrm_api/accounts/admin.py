@@ -13,6 +13,7 @@ from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..crypto import KeyFormatError
+from ..crypto.hosted import PREFIX, is_hosted_kid
 from ..crypto.jose import parse_public_jwks
 from ..crypto.passwords import hash_password, new_totp_secret, totp_uri
 from ..database import utcnow
@@ -71,6 +72,8 @@ def _new_keys(jwks: Any) -> list[dict[str, str]]:
     except KeyFormatError as error:
         raise InvalidError(str(error)) from None
     kids = [key["kid"] for key in keys]
+    if any(is_hosted_kid(kid) for kid in kids):
+        raise InvalidError(f"a kid starting with {PREFIX!r} names a hosted key: choose another kid")
     if len(set(kids)) != len(kids):
         raise InvalidError("two keys share one kid")
     taken = db.session.scalars(select(ClientKey.kid).where(ClientKey.kid.in_(kids))).first()

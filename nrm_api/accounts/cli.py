@@ -1,4 +1,4 @@
-"""``nrm-api client``, ``user`` and ``tokens``: register and cut off agency systems and people."""
+"""``nrm-api client``, ``user``, ``tokens`` and ``keys hosted``: agency systems, people, hosted keys."""
 
 from __future__ import annotations
 
@@ -10,14 +10,18 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from ..audit.actions import AuditAction
 from ..audit.actor import Actor
+from ..cli_refusals import refused_as_message
 from ..errors import DomainError
-from . import admin
-from .models import USER_ROLES
+from ..extensions import db, keyring
+from . import admin, hosted
+from .models import USER_ROLES, Client
 
 client_cli = AppGroup("client", help="Agency systems (OAuth clients) and their keys.")
 user_cli = AppGroup("user", help="People: caseworkers, administrators, auditors.")
 tokens_cli = AppGroup("tokens", help="Access tokens already issued.")
+hosted_cli = AppGroup("hosted", help="The agencies' hosted signing keys: they sign what people write in the web form.")
 
 
 def _read_jwks(path: str) -> Any:
@@ -127,3 +131,28 @@ def tokens_revoke(principal: str) -> None:
     except DomainError as error:
         raise click.ClickException(error.detail) from None
     click.echo(f"every token issued to {principal} so far is revoked")
+
+
+@hosted_cli.command("rotate")
+@click.option("--agency", "agency_id", required=True, help="The agency whose hosted key to replace (or create).")
+def hosted_rotate(agency_id: str) -> None:
+    """Give an agency a new hosted signing key; revoke the old one and destroy its private half."""
+    with refused_as_message(AuditAction.HOSTED_KEY_ROTATE):
+        kid = hosted.rotate(Actor.operator(), agency_id)
+    click.echo(f"agency {agency_id} now signs web form writes with hosted key {kid}; older hosted keys are revoked"
+               " and their private halves destroyed (their public keys stay, to verify what they signed)")
+
+
+@hosted_cli.command("list")
+@click.option("--agency", "agency_id", required=True, help="The agency whose hosted keys to list.")
+def hosted_list(agency_id: str) -> None:
+    """List an agency's hosted keys, newest first: kid, created, revoked, whether the keyring holds it."""
+    client = db.session.get(Client, hosted.client_id_of(agency_id))
+    if client is None or not client.keys:
+        raise click.ClickException(f"agency {agency_id!r} has no hosted key: `nrm-api keys hosted rotate --agency "
+                                   f"{agency_id}` creates one")
+    held = set(keyring().hosted.held(agency_id))
+    for key in reversed(client.keys):
+        revoked = key.revoked_at.isoformat(timespec="seconds") if key.revoked_at else "-"
+        state = "private key held" if key.kid in held else "public key only"
+        click.echo(f"{key.kid}  created {key.created_at.isoformat(timespec='seconds')}  revoked {revoked}  {state}")

@@ -25,6 +25,7 @@ from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached, verify_stored
 from ..database import utcnow
 from ..errors import BadSignature
 from ..extensions import db, keyring
+from .hosted import check_signer
 from .models import Client, ClientKey, UsedSignature
 
 #: A signature is accepted while its iat is within 5 minutes of now: at most 10 minutes after it is
@@ -49,6 +50,7 @@ def verify_write(actor: Actor, signature: str | None, payload: bytes, action: St
     """
     try:
         header = verify_detached(signature, payload, lambda kid: _agency_key(actor, kid), request.method, request.path)
+        check_signer(actor, header)  # a hosted key's signature is good only from the user it names
         _use_jti(actor, header, payload)
     except TokenError as error:
         raise BadSignature(error.code, error.message, resource=resource, action=action) from None

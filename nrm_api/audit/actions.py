@@ -13,6 +13,7 @@ class AuditAction(StrEnum):
     CLIENT_CREATE = "client:create"
     CLIENT_KEY_ADD = "client:key-add"
     CLIENT_KEY_REVOKE = "client:key-revoke"
+    HOSTED_KEY_ROTATE = "hosted-key:rotate"
     USER_CREATE = "user:create"
     USER_DISABLE = "user:disable"
     USER_TOTP_RESET = "user:totp-reset"

@@ -1,8 +1,9 @@
 """The local keyring: the service's own keys, in one JSON file readable only by its owner.
 
 It holds versioned Ed25519 keys for access tokens and for the service's signatures (receipts,
-checkpoints), a key for sealing small secrets (TOTP seeds), versioned key-encryption keys (unless a
-PKCS#11 token holds them) and the blind-index key. Keys are identified by their RFC 7638 thumbprint.
+checkpoints), a key for sealing small secrets (TOTP seeds), versioned key-encryption keys and the
+agencies' hosted signing keys (both unless a PKCS#11 token holds them) and the blind-index key.
+Keys are identified by their RFC 7638 thumbprint.
 The file is refused if others may open it, and read again whenever it changes (``keyfile``).
 """
 
@@ -14,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
@@ -25,6 +26,9 @@ from joserfc.jwk import OKPKey
 from .errors import CryptoError, KeyringError
 from .keks import KekProvider, LocalKeks
 from .keyfile import KeyFile, b64u, unb64u
+
+if TYPE_CHECKING:
+    from .hosted import HostedKeys
 
 FORMAT = "nrm-keyring/1"
 
@@ -121,10 +125,14 @@ class Keyring:
     versions on each use: a rotation made by another process is seen without a restart.
     """
 
-    def __init__(self, path: str | Path, keks: KekProvider | None = None) -> None:
+    def __init__(self, path: str | Path, keks: KekProvider | None = None, hosted: HostedKeys | None = None) -> None:
+        from .hosted import LocalHostedKeys
+
         self.file = KeyFile(Path(path), _parse)
         self.path = self.file.path
         self.keks: KekProvider = keks or LocalKeks(self.file)
+        #: The agencies' hosted signing keys (``crypto.hosted``): in the file, or in the token with PKCS#11.
+        self.hosted: HostedKeys = hosted or LocalHostedKeys(self.file)
 
     @classmethod
     def create(cls, location: str | Path) -> Keyring:
@@ -134,7 +142,7 @@ class Keyring:
         go to the URI's key file.
         """
         if str(location).startswith("pkcs11:"):
-            from .pkcs11 import Pkcs11Keks, Pkcs11Uri
+            from .pkcs11 import Pkcs11HostedKeys, Pkcs11Keks, Pkcs11Uri
 
             uri = Pkcs11Uri.parse(str(location))
             keks = Pkcs11Keks(uri)
@@ -142,7 +150,7 @@ class Keyring:
                 raise KeyringError(f"the token {uri.token!r} holds KEKs already; refusing to add a keyring to it")
             cls._create_file(uri.keyfile, local_kek=False)
             keks.create(1)
-            return cls(uri.keyfile, keks)
+            return cls(uri.keyfile, keks, Pkcs11HostedKeys(keks))
         return cls(cls._create_file(location, local_kek=True))
 
     @classmethod
@@ -170,10 +178,11 @@ class Keyring:
     def load(cls, location: str | Path) -> Keyring:
         """Open the keyring named by ``NRM_KEYRING``: a file, or a ``pkcs11:`` URI and its key file."""
         if str(location).startswith("pkcs11:"):
-            from .pkcs11 import Pkcs11Keks, Pkcs11Uri
+            from .pkcs11 import Pkcs11HostedKeys, Pkcs11Keks, Pkcs11Uri
 
             uri = Pkcs11Uri.parse(str(location))
-            return cls(uri.keyfile, Pkcs11Keks(uri))
+            keks = Pkcs11Keks(uri)
+            return cls(uri.keyfile, keks, Pkcs11HostedKeys(keks))
         return cls(location)
 
     @property

@@ -3,8 +3,10 @@
 ``NRM_KEYRING=pkcs11:token=<label>?module-path=<lib>&pin-source=env:<VAR>&x-keyfile=<path>`` (RFC 7512
 with one vendor attribute): the KEKs are AES-256 keys generated inside the token, non-extractable,
 labelled ``nrm-kek-v<N>``; data keys are wrapped and unwrapped by AES-GCM inside the token, bound to
-their record by the associated data. The service's Ed25519 keys, the blind-index and sealing keys
-stay in the key file ``x-keyfile`` names.
+their record by the associated data. The agencies' hosted signing keys are Ed25519 key pairs
+generated inside the token too (CKM_EC_EDWARDS_KEY_PAIR_GEN), labelled by their ``kid``, the private
+half sensitive and never extractable, signing inside the token (CKM_EDDSA). The service's own Ed25519
+keys, the blind-index and sealing keys stay in the key file ``x-keyfile`` names.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 import re
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -20,10 +24,15 @@ from urllib.parse import parse_qs, unquote
 import pkcs11
 from pkcs11 import Attribute, GCMParams, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import PKCS11Error
+from pkcs11.util.ec import encode_named_curve_parameters
 
 from .errors import CryptoError, KeyringError
+from .hosted import PREFIX, hosted_kid, public_jwk
+from .keyfile import b64u
 
 LABEL = re.compile(r"^nrm-kek-v(\d+)$")
+#: RFC 8410's object identifier of Ed25519, as CKA_EC_PARAMS names the curve.
+ED25519_OID = "1.3.101.112"
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,12 @@ class Pkcs11Keks:
             self._token = pkcs11.lib(uri.module).get_token(token_label=uri.token)
         except (PKCS11Error, RuntimeError, OSError) as error:
             raise KeyringError(f"cannot open PKCS#11 token {uri.token!r}: {type(error).__name__}") from None
+
+    @contextmanager
+    def opened(self, rw: bool = False) -> Iterator[Any]:
+        """A logged-in session of the token, one at a time in this process."""
+        with self._lock, self._session(rw) as session:
+            yield session
 
     def _session(self, rw: bool = False) -> Any:
         try:
@@ -113,3 +128,55 @@ class Pkcs11Keks:
         """Delete KEK ``version`` from the token."""
         with self._lock, self._session(rw=True) as session:
             self._key(session, version).destroy()
+
+
+class Pkcs11HostedKeys:
+    """Hosted signing keys as Ed25519 key pairs inside the token: generated, kept and used there."""
+
+    def __init__(self, keks: Pkcs11Keks) -> None:
+        self.keks = keks
+
+    def create(self, agency: str) -> dict[str, str]:
+        """Generate the pair in the token, then label both halves with the kid its public key gives."""
+        pending = f"nrm-hosted-pending-{secrets.token_hex(8)}"
+        with self.keks.opened(rw=True) as session:
+            params = session.create_domain_parameters(
+                KeyType.EC_EDWARDS, {Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID)}, local=True)
+            public, private = params.generate_keypair(
+                mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN, store=True, label=pending,
+                private_template={Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.SIGN: True})
+            x = b64u(_raw_point(bytes(public[Attribute.EC_POINT])))
+            kid = hosted_kid(agency, x)
+            public[Attribute.LABEL] = kid
+            private[Attribute.LABEL] = kid
+        return public_jwk(kid, x)
+
+    def sign(self, kid: str, message: bytes) -> bytes:
+        """Sign inside the token with CKM_EDDSA (pure Ed25519, RFC 8032)."""
+        with self.keks.opened() as session:
+            try:
+                key = session.get_key(label=kid, object_class=ObjectClass.PRIVATE_KEY)
+            except PKCS11Error:
+                raise KeyringError(f"the token holds no private key {kid!r} (retired?)") from None
+            return bytes(key.sign(message, mechanism=Mechanism.EDDSA))
+
+    def held(self, agency: str) -> list[str]:
+        """Kids of the agency's private keys in the token."""
+        with self.keks.opened() as session:
+            labels = [key[Attribute.LABEL] for key in session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY})]
+        return sorted(label for label in labels if label.startswith(f"{PREFIX}{agency}:"))
+
+    def destroy(self, kid: str) -> None:
+        """Destroy both halves in the token (the public JWK stays registered in the database)."""
+        with self.keks.opened(rw=True) as session:
+            for found in list(session.get_objects({Attribute.LABEL: kid})):
+                found.destroy()
+
+
+def _raw_point(point: bytes) -> bytes:
+    """The 32 bytes of an Ed25519 CKA_EC_POINT, which tokens give DER-wrapped (an OCTET STRING) or raw."""
+    if len(point) == 34 and point[:2] == b"\x04\x20":
+        return point[2:]
+    if len(point) == 32:
+        return point
+    raise KeyringError("the token gave an Ed25519 public key of an unexpected form")

@@ -120,3 +120,56 @@ def test_a_rotation_made_by_another_process_is_seen_through_the_token(softhsm: d
     assert ring.wrap_dek(dek, "form:f-9")[0] == before + 1
     ring.retire_kek(before)
     assert Keyring.load(location).kek_versions == [before + 1]
+
+
+def test_hosted_keys_are_generated_and_sign_inside_the_token(softhsm: dict[str, str]) -> None:
+    import pkcs11
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from pkcs11 import Attribute, ObjectClass
+
+    from nrm_api.crypto.keyfile import unb64u
+
+    ring = _ensure(softhsm["nrm-unit"])
+    jwk = ring.hosted.create("ngo-token")
+    assert jwk["kid"].startswith("hosted:ngo-token:") and set(jwk) == {"kty", "crv", "x", "kid"}
+    assert jwk["kid"] in Keyring.load(softhsm["nrm-unit"]).hosted.held("ngo-token")
+    assert '"hosted"' not in ring.path.read_text()  # nothing of it in the key file
+    signature = ring.hosted.sign(jwk["kid"], b"what a caseworker wrote")
+    Ed25519PublicKey.from_public_bytes(unb64u(jwk["x"])).verify(signature, b"what a caseworker wrote")
+
+    uri = Pkcs11Uri.parse(softhsm["nrm-unit"])
+    token = pkcs11.lib(uri.module).get_token(token_label=uri.token)
+    with token.open(user_pin=uri.pin) as session:
+        (private,) = list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.LABEL: jwk["kid"]}))
+        assert private[Attribute.EXTRACTABLE] is False and private[Attribute.SENSITIVE] is True
+    ring.hosted.destroy(jwk["kid"])
+    assert ring.hosted.held("ngo-token") == []
+    with pytest.raises(KeyringError, match="no private key"):
+        ring.hosted.sign(jwk["kid"], b"after retirement")
+
+
+def test_a_web_write_is_signed_in_the_token_and_verified_by_the_service(hsm_app: Flask) -> None:
+    import uuid
+
+    from nrm_api.accounts import hosted
+    from nrm_api.audit.actor import Actor
+    from nrm_api.crypto.canonical import canonical
+    from nrm_api.crypto.hosted import LocalHostedKeys
+    from tests.conftest import bearer, create_user, login_token
+    from tests.forms.helpers import adult
+
+    http: FlaskClient = hsm_app.test_client()
+    user = create_user("caseworker", totp=True)
+    actor = Actor(f"user:{user['username']}", user["agency"], "caseworker")
+    ring: Keyring = hsm_app.extensions["nrm_keyring"]
+    assert not isinstance(ring.hosted, LocalHostedKeys)
+    document = adult()
+    signature = hosted.sign_for_user(actor, "POST", "/api/v1/forms", document)
+    response = http.post("/api/v1/forms", data=canonical(document), content_type="application/json",
+                         headers={**bearer(login_token(http, user)), "X-JWS-Signature": signature,
+                                  "Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 201, response.get_json()
+    kid = hosted.current_kid(user["agency"])
+    assert kid is not None and kid in ring.hosted.held(user["agency"])
+    hosted.rotate(actor, user["agency"])
+    assert ring.hosted.held(user["agency"]) == [hosted.current_kid(user["agency"])] != [kid]
