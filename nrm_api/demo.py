@@ -95,7 +95,7 @@ def setup() -> None:
 
 def seed(folder: Path) -> dict[str, Any]:
     """Seed the network once; return the accounts (read back from ``accounts.json`` later)."""
-    from .accounts import admin
+    from .accounts import admin, hosted
     from .agencies import directory
     from .agencies import service as agencies
     from .agencies.models import Agency
@@ -125,6 +125,7 @@ def seed(folder: Path) -> dict[str, Any]:
         _private_file(folder / f"{client_id}.jwk.json", json.dumps(private, indent=2))
         accounts["clients"].append({"client_id": client_id, "agency": agency,
                                     "private_jwk": str(folder / f"{client_id}.jwk.json")})
+        hosted.rotate(actor, agency)  # the key that signs what the agency's people write in the web form
     _private_file(record, json.dumps(accounts, indent=2))
     return accounts
 

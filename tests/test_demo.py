@@ -78,6 +78,18 @@ def test_demo_setup_keeps_its_secrets_private(demo: tuple[Path, str]) -> None:
         assert path.stat().st_mode & 0o077 == 0, path
 
 
+def test_each_demo_agency_has_one_hosted_key_held_by_the_keyring(demo: tuple[Path, str]) -> None:
+    instance, _ = demo
+    held = json.loads((instance / "keyring.json").read_text())["hosted"]
+    assert sorted(entry["agency"] for entry in held) == ["iom", "legal-brest", "moi", "shelter-minsk"]
+    env = _env(instance)
+    env.update(dict(line.split("=", 1) for line in (instance / "demo.env").read_text().splitlines()))
+    listed = subprocess.run([NRM_API, "keys", "hosted", "list", "--agency", "moi"], env=env, capture_output=True,
+                            text=True, check=True, timeout=60).stdout.splitlines()
+    (moi,) = [entry["kid"] for entry in held if entry["agency"] == "moi"]
+    assert len(listed) == 1 and listed[0].startswith(moi) and listed[0].endswith("private key held")
+
+
 def test_the_served_demo_signs_people_and_systems_in(demo: tuple[Path, str]) -> None:
     instance, base = demo
     accounts = json.loads((instance / "demo" / "accounts.json").read_text())

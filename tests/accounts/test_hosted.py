@@ -174,3 +174,18 @@ def test_the_private_key_is_in_no_table_and_no_log(app: Flask, caplog: pytest.Lo
     assert db.session.get(Client, hosted.client_id_of(str(actor.agency))) is not None
     for text in (rows, caplog.text, result.output, listed.output):
         assert seed not in text and raw.hex() not in text and repr(raw)[2:-1] not in text
+
+
+def test_an_agency_system_may_not_name_a_user_in_its_signature(client: FlaskClient) -> None:
+    from tests.test_signature_binding import _unbound
+
+    system = agency(client)
+    body = canonical(adult())
+    signature = _unbound(body, system.private_jwk, htm="POST", htu=FORMS, jti=str(uuid.uuid4()),
+                         nrm_user="user:someone")
+    response = client.post(FORMS, data=body, content_type="application/json",
+                           headers={**bearer(system.sdk.token()), "X-JWS-Signature": signature,
+                                    "Idempotency-Key": str(uuid.uuid4())})
+    assert response.status_code == 401
+    assert response.get_json()["type"] == "urn:nrm:problem:signature-user-header-not-hosted"
+    assert last_event().reason == "signature_user_header_not_hosted"
