@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.forms
 	$(BIN)/python -m benchmarks.referrals
 	$(BIN)/python -m benchmarks.accounts
+	$(BIN)/python -m benchmarks.hosted
 
 openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write

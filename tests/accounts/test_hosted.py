@@ -42,8 +42,8 @@ def _person(http: FlaskClient, agency_id: str | None = None) -> tuple[Actor, str
     return Actor(f"user:{user['username']}", user["agency"], "caseworker"), login_token(http, user)
 
 
-def _post(http: FlaskClient, token: str, document: dict[str, Any], signature: str) -> Any:
-    return http.post(FORMS, data=canonical(document), content_type="application/json",
+def _post(http: FlaskClient, token: str, document: dict[str, Any], signature: str, path: str = FORMS) -> Any:
+    return http.post(path, data=canonical(document), content_type="application/json",
                      headers={**bearer(token), "X-JWS-Signature": signature, "Idempotency-Key": str(uuid.uuid4())})
 
 
@@ -189,3 +189,22 @@ def test_an_agency_system_may_not_name_a_user_in_its_signature(client: FlaskClie
     assert response.status_code == 401
     assert response.get_json()["type"] == "urn:nrm:problem:signature-user-header-not-hosted"
     assert last_event().reason == "signature_user_header_not_hosted"
+
+
+def test_a_hosted_referral_history_verifies_before_and_after_a_rotation(client: FlaskClient) -> None:
+    from nrm_api.referrals.queries import checked_history
+
+    actor, token = _person(client)
+    document = adult()
+    form = _post(client, token, document, hosted.sign_for_user(actor, "POST", FORMS, document)).get_json()
+    ministry = agency(client, kind="authority")
+    body = {"form_id": form["id"], "to_agency": ministry.id, "purpose": "identification", "services": [],
+            "priority": "urgent"}
+    sent = _post(client, token, body, hosted.sign_for_user(actor, "POST", "/api/v1/referrals", body),
+                 "/api/v1/referrals")
+    assert sent.status_code == 201, sent.get_json()
+    (first,) = checked_history(actor, sent.get_json()["id"])["events"]
+    assert first["verified"] and first["actor"] == actor.subject and first["kid"].startswith("hosted:")
+    hosted.rotate(Actor("cli:test", role="operator"), str(actor.agency))
+    (again,) = checked_history(actor, sent.get_json()["id"])["events"]
+    assert again["verified"] and again["kid"] == first["kid"] != hosted.current_kid(str(actor.agency))
