@@ -24,6 +24,11 @@ def etag(revision: int) -> str:
     return f'"{revision}"'
 
 
+def revision_of(tag: str) -> int:
+    """The revision an ETag of ``etag`` names."""
+    return int(tag.strip('"'))
+
+
 def matches(current: str, if_match: str) -> bool:
     """Whether ``If-Match`` names the current ETag: ``*``, or one of its list by strong comparison.
 

@@ -1,4 +1,8 @@
-"""How the API's views answer: dumped by their output schema, then signed where it carries case data."""
+"""How the API's views answer: dumped by their output schema, then signed where it carries case data.
+
+Also the API's side of a write: the ``RequestFacts`` its signature is bound to, read from the request
+served, and the answer to a service's ``Written`` result (status, ``Location``, ``ETag``, body).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Response
+from flask import Response, request
 from flask_smorest.utils import get_appcontext
 
 from .crypto.canonical import canonical
 from .crypto.jws import RESPONSE_TYPE, sign_service
 from .extensions import keyring
-from .idempotency.service import Reply
+from .preconditions import etag
+from .writes import RequestFacts, Written
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -47,9 +52,25 @@ def signed_payload(body: Any) -> tuple[bytes, dict[str, str]]:
     return payload, {"X-JWS-Signature": sign_service(payload, keyring().signing_key, RESPONSE_TYPE, detached=True)}
 
 
-def answer(reply: Reply) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """A write's reply as a view returns it: the body for ``@blp.response``'s schema to dump, status, headers."""
-    return reply.body, reply.status, reply.headers
+#: Where the API reads each kind of record a write answers for.
+LOCATIONS = {"form": "/api/v1/forms/{}", "referral": "/api/v1/referrals/{}", "transfer": "/api/v1/transfers/{}"}
+
+
+def request_facts() -> RequestFacts:
+    """What the signature of the write being served is bound to: its method, path and ``Idempotency-Key``."""
+    return RequestFacts(request.method, request.path, request.headers.get("Idempotency-Key"))
+
+
+def answer(written: Written, *, located: bool = False) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """A write's result as a view returns it: the body for ``@blp.response``'s schema to dump, status, headers.
+
+    201 with ``Location`` when the write created its record, else 200; ``ETag`` always. ``located``
+    sends ``Location`` on a change too (a transfer's answers always have).
+    """
+    headers = {"ETag": etag(written.revision)}
+    if written.created or located:
+        headers = {"Location": LOCATIONS[written.kind].format(written.id), **headers}
+    return dict(written.body), 201 if written.created else 200, headers
 
 
 def signed(view: View) -> View:

@@ -10,6 +10,8 @@ from flask.testing import FlaskClient
 
 from nrm_api.crypto.canonical import canonical
 from nrm_api.crypto.jws import sign_detached
+from nrm_api.extensions import db
+from nrm_api.idempotency.models import IdempotencyRecord
 from tests.conftest import bearer, last_event
 from tests.forms.helpers import Agency, adult, agency
 from tests.referrals.helpers import network
@@ -78,3 +80,34 @@ def test_the_identical_request_again_gets_the_first_answer_once_verified(client:
                                                                   "year": 2026})), signature, key)
     assert other.status_code == 422
     assert (last_event().outcome, last_event().reason) == ("denied", "idempotency_key_reused")
+
+
+@pytest.mark.parametrize("what", ["form", "referral"])
+def test_a_retry_gets_the_first_answer_byte_for_byte(client: FlaskClient, what: str) -> None:
+    net = network(client)
+    if what == "form":
+        path, body = FORMS, canonical(adult())
+    else:
+        form_id = net.ngo.sdk.submit_form(adult())["id"]
+        path, body = REFERRALS, canonical({"form_id": form_id, "to_agency": net.moi.id, "purpose": "identification"})
+    key = str(uuid.uuid4())
+    first = _post(client, net.ngo, path, body, sign_detached(body, net.ngo.private_jwk, "POST", path), key)
+    again = _post(client, net.ngo, path, body, sign_detached(body, net.ngo.private_jwk, "POST", path), key)
+    assert first.status_code == again.status_code == 201
+    assert first.headers["Location"] == again.headers["Location"] == f"{path}/{first.get_json()['id']}"
+    assert first.headers["ETag"] == again.headers["ETag"] == '"1"'
+    assert first.get_data() == again.get_data()
+
+
+def test_a_row_stored_before_results_were_domain_values_still_replays(client: FlaskClient) -> None:
+    ngo = agency(client)
+    body, key = canonical(adult()), str(uuid.uuid4())
+    first = _post(client, ngo, FORMS, body, sign_detached(body, ngo.private_jwk, "POST", FORMS), key)
+    row = db.session.get(IdempotencyRecord, (f"client:{ngo.client_id}", key))
+    assert row is not None and (row.status_code, row.headers) == (201, {"ETag": '"1"'})
+    # what the table held before issue 10: the API's status, body and both headers
+    row.headers = {"Location": first.headers["Location"], "ETag": first.headers["ETag"]}
+    db.session.commit()
+    again = _post(client, ngo, FORMS, body, sign_detached(body, ngo.private_jwk, "POST", FORMS), key)
+    assert (again.status_code, again.get_data()) == (201, first.get_data())
+    assert (again.headers["Location"], again.headers["ETag"]) == (first.headers["Location"], first.headers["ETag"])

@@ -15,9 +15,9 @@ from flask_smorest import Api, Blueprint
 from nrm_api.crypto.canonical import canonical
 from nrm_api.crypto.jws import verify_detached_by_service
 from nrm_api.crypto.keyring import Keyring
-from nrm_api.idempotency.service import Reply
 from nrm_api.openapi import OPENAPI_SETTINGS
 from nrm_api.replies import answer, signed
+from nrm_api.writes import Written
 from tests.forms.helpers import adult
 from tests.referrals.helpers import network
 
@@ -45,7 +45,7 @@ def _seam_app(keyring_path: Path) -> Flask:
     @blp.route("/written", methods=["POST"])
     @blp.response(201, ThingSchema)
     def write() -> Any:
-        return answer(Reply(201, {"id": "t-2", "sealed_key": "zxq-canary-key"}, {"Location": "/things/t-2"}))
+        return answer(Written("form", "t-2", 1, True, {"id": "t-2", "sealed_key": "zxq-canary-key"}))
 
     @blp.route("/bypass")
     @signed
@@ -72,7 +72,8 @@ def test_a_signed_answer_is_what_its_schema_let_through(seam: FlaskClient, keyri
 
 def test_a_write_answer_is_dumped_by_its_schema(seam: FlaskClient) -> None:
     response = seam.post("/things/written")
-    assert (response.status_code, response.headers["Location"]) == (201, "/things/t-2")
+    assert (response.status_code, response.headers["Location"], response.headers["ETag"]) == (
+        201, "/api/v1/forms/t-2", '"1"')
     assert response.get_json() == {"id": "t-2"}
 
 

@@ -2,8 +2,11 @@
 
 A signature is bound to the request it authorises (``htm``, ``htu``) and used once (``jti``,
 remembered in the database so every node sees it). The one reuse allowed is a retry: the same
-request under the same ``Idempotency-Key`` — the idempotency layer then answers (the stored reply,
+request under the same ``Idempotency-Key`` — the idempotency layer then answers (the stored result,
 or the unique key refusing a second copy of the work).
+
+What the signature is bound to comes in as ``RequestFacts`` (method, path and ``Idempotency-Key`` of
+the API operation), built by the door: this module reads no web request.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from flask import request
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -25,6 +27,7 @@ from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached, verify_stored
 from ..database import utcnow
 from ..errors import BadSignature
 from ..extensions import db, keyring
+from ..writes import RequestFacts
 from .hosted import check_signer
 from .models import Client, ClientKey, UsedSignature
 
@@ -42,28 +45,29 @@ class WriteSignature:
     kid: str
 
 
-def verify_write(actor: Actor, signature: str | None, payload: bytes, action: StrEnum, resource: str) -> WriteSignature:
-    """Verify ``X-JWS-Signature`` over ``payload`` for the request being served, and use up its ``jti``.
+def verify_write(actor: Actor, signature: str | None, payload: bytes, facts: RequestFacts, action: StrEnum,
+                 resource: str) -> WriteSignature:
+    """Verify a detached ``signature`` over ``payload`` bound to ``facts`` (``htm``, ``htu``), and use up its ``jti``.
 
     Refuse with 401 naming what is wrong (the door's boundary audits it). Call it on a retry too (before
     replaying): a retry of the same request with the same ``Idempotency-Key`` may carry the signature again.
     """
     try:
-        header = verify_detached(signature, payload, lambda kid: _agency_key(actor, kid), request.method, request.path)
+        header = verify_detached(signature, payload, lambda kid: _agency_key(actor, kid), facts.method, facts.path)
         check_signer(actor, header)  # a hosted key's signature is good only from the user it names
-        _use_jti(actor, header, payload)
+        _use_jti(actor, header, payload, facts)
     except TokenError as error:
         raise BadSignature(error.code, error.message, resource=resource, action=action) from None
     return WriteSignature(str(signature), str(header["kid"]))
 
 
-def _use_jti(actor: Actor, header: dict[str, Any], payload: bytes) -> None:
+def _use_jti(actor: Actor, header: dict[str, Any], payload: bytes, facts: RequestFacts) -> None:
     """Remember the ``jti`` in this transaction; refuse it if another request already used it."""
     session = db.session
     now = utcnow()
     if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 - when to prune, not a secret
         session.execute(delete(UsedSignature).where(UsedSignature.expires_at < now))
-    kid, jti, identity = str(header["kid"]), str(header["jti"]), _request_identity(actor, payload)
+    kid, jti, identity = str(header["kid"]), str(header["jti"]), _request_identity(actor, payload, facts)
     table = UsedSignature.__table__
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = {"request_hash": identity, "expires_at": now + REMEMBER}
@@ -78,12 +82,11 @@ def _use_jti(actor: Actor, header: dict[str, Any], payload: bytes) -> None:
         raise TokenError("jti_reused", "this signature (jti) was used before: sign each request afresh")
 
 
-def _request_identity(actor: Actor, payload: bytes) -> str | None:
+def _request_identity(actor: Actor, payload: bytes, facts: RequestFacts) -> str | None:
     """What makes a retry the same request: principal, ``Idempotency-Key``, method, path and body."""
-    key = request.headers.get("Idempotency-Key")
-    if not key:
+    if not facts.idempotency_key:
         return None
-    head = "\n".join((str(actor.subject), key, request.method, request.path, "")).encode()
+    head = "\n".join((str(actor.subject), facts.idempotency_key, facts.method, facts.path, "")).encode()
     return hashlib.sha256(head + payload).hexdigest()
 
 

@@ -20,13 +20,11 @@ from ..database import utcnow
 from ..errors import ConflictError, Forbidden, InvalidError
 from ..extensions import db
 from ..fields import SPECIAL, Strict, code, meta, text
-from ..idempotency.service import Reply
 from ..permissions import Permission
-from ..preconditions import etag
-from ..writes import canonical_body, receipt
+from ..writes import RequestFacts, Written, canonical_body, receipt
 from . import sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey
-from .service import accessible, check_if_match, readable
+from .service import accessible, amended, check_if_match, readable
 from .signals import consent_withdrawn
 
 SHRED_REASONS = ("retention_expired", "erasure_request", "consent_withdrawn", "court_order")
@@ -55,8 +53,9 @@ def _load(schema: ma.Schema, raw: Any, resource: str) -> None:
                            resource=resource) from None
 
 
-def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
-    """Record an authority's signed identification decision."""
+def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None,
+           facts: RequestFacts) -> Written:
+    """Record an authority's signed identification decision (bound to ``POST /api/v1/forms/ID/decision``)."""
     payload = canonical_body(raw)
     form = readable(actor, form_id, Permission.FORM_DECIDE)
     resource = f"form:{form.id}"
@@ -64,7 +63,7 @@ def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
         raise Forbidden("only an authority (the Ministry of the Interior) records identification decisions",
                         reason="not_an_authority", resource=resource)
     check_if_match(form, if_match)
-    signed = verify_write(actor, signature, payload, Permission.FORM_DECIDE, resource)
+    signed = verify_write(actor, signature, payload, facts, Permission.FORM_DECIDE, resource)
     _load(DecisionSchema(), raw, resource)
     note = None
     if raw.get("note"):
@@ -76,15 +75,18 @@ def decide(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     return _changed(actor, form, Permission.FORM_DECIDE, payload, ["decision.trafficking_status"])
 
 
-def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None) -> Reply:
-    """Record that the person withdrew consent; listeners (the referrals) end what it covered, in the same commit."""
+def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None, facts: RequestFacts) -> Written:
+    """Record that the person withdrew consent; listeners (the referrals) end what it covered, in the same commit.
+
+    ``signature`` is bound to ``facts``: ``POST /api/v1/forms/ID/consent-withdrawal``.
+    """
     payload = canonical_body(raw)
     found = accessible(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
     form, resource = found.form, f"form:{form_id}"
     if not found.owner and not _is_authority(actor):
         raise Forbidden("consent withdrawal is recorded by the agency leading the case or by an authority",
                         reason="not_lead_or_authority", resource=resource)
-    signed = verify_write(actor, signature, payload, Permission.FORM_WITHDRAW_CONSENT, resource)
+    signed = verify_write(actor, signature, payload, facts, Permission.FORM_WITHDRAW_CONSENT, resource)
     _load(ConsentWithdrawalSchema(), raw, resource)
     if form.status != "active":
         raise ConflictError(f"the form is {form.status.replace('_', ' ')}", reason=f"form_{form.status}",
@@ -100,16 +102,14 @@ def _is_authority(actor: Actor) -> bool:
     return agency is not None and agency.kind == "authority"
 
 
-def _changed(actor: Actor, form: Form, action: Permission, payload: bytes, fields: list[str]) -> Reply:
+def _changed(actor: Actor, form: Form, action: Permission, payload: bytes, fields: list[str]) -> Written:
     form.revision += 1
     form.updated_at = utcnow()
     event = audit.record(actor, action, "allowed", resource=f"form:{form.id}", fields=fields)
     audit.write_now(db.session)
-    reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
-                        "receipt": receipt(form.id, form.version, payload, event.sha256)},
-                  {"ETag": etag(form.revision)})
+    written = amended(form, receipt(form.id, form.version, payload, event.sha256))
     db.session.commit()
-    return reply
+    return written
 
 
 def shred(actor: Actor, form_id: str, reason: str) -> None:

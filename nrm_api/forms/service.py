@@ -24,10 +24,9 @@ from ..database import utcnow
 from ..errors import ConflictError, Forbidden, IntegrityFailure, InvalidError, NotFoundError
 from ..extensions import db
 from ..idempotency import service as idempotency
-from ..idempotency.service import Reply
 from ..permissions import Permission
 from ..preconditions import etag
-from ..writes import canonical_body, receipt
+from ..writes import RequestFacts, Written, canonical_body, receipt
 from . import access, sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
@@ -56,15 +55,18 @@ def validate_document(raw: Any, today: datetime, resource: str | None = None) ->
     return raw
 
 
-def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
-    """Accept a signed form: seal it, index it, audit it, answer with a receipt; replay on retry."""
+def submit(actor: Actor, raw: Any, signature: str | None, facts: RequestFacts) -> Written:
+    """Accept a signed form: seal it, index it, audit it, give a receipt; the first result again on a retry.
+
+    ``signature`` is bound to ``facts``: ``POST /api/v1/forms`` and its ``Idempotency-Key`` (required).
+    """
     payload = canonical_body(raw)
-    attempt = idempotency.begin(actor, key, "POST", path, payload, Permission.FORM_CREATE, "form")
-    if attempt.first is not None:  # a retry: its own signature first, then the first answer
-        verify_write(actor, signature, payload, Permission.FORM_CREATE, attempt.resource(attempt.first))
+    attempt = idempotency.begin(actor, facts, payload, Permission.FORM_CREATE, "form")
+    if attempt.first is not None:  # a retry: its own signature first, then the first result
+        verify_write(actor, signature, payload, facts, Permission.FORM_CREATE, attempt.first.resource)
         return idempotency.replayed(actor, attempt, attempt.first)
     form_id = str(uuid.uuid4())
-    signed = verify_write(actor, signature, payload, Permission.FORM_CREATE, f"form:{form_id}")
+    signed = verify_write(actor, signature, payload, facts, Permission.FORM_CREATE, f"form:{form_id}")
     validate_document(raw, utcnow(), f"form:{form_id}")
     now = utcnow()
     require_agency(str(actor.agency))
@@ -79,11 +81,10 @@ def submit(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     event = audit.record(actor, Permission.FORM_CREATE, "allowed", resource=f"form:{form.id}",
                          fields=split(raw)[1].keys())
     audit.write_now(db.session)
-    reply = Reply(201, {"id": form.id, "version": 1, "status": form.status,
-                        "receipt": receipt(form.id, 1, payload, event.sha256),
-                        "possible_duplicates": _duplicates(actor, form.id, indexes)},
-                  {"Location": f"/api/v1/forms/{form.id}", "ETag": etag(form.revision)})
-    return idempotency.commit_with(actor, attempt, reply)
+    written = Written("form", form.id, form.revision, True, {
+        "id": form.id, "version": 1, "status": form.status, "receipt": receipt(form.id, 1, payload, event.sha256),
+        "possible_duplicates": _duplicates(actor, form.id, indexes)})
+    return idempotency.commit_with(actor, attempt, written)
 
 
 def _version(form: Form, version: int, raw: dict[str, Any], payload: bytes, signed: WriteSignature, actor: Actor,
@@ -147,12 +148,13 @@ def owned(actor: Actor, form_id: str, action: Permission) -> Form:
     return found.form
 
 
-def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
-    """A new signed version of a form, by its author's agency."""
+def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match: str | None,
+           facts: RequestFacts) -> Written:
+    """A new signed version of a form, by its author's agency (``signature`` bound to ``PUT /api/v1/forms/ID``)."""
     payload = canonical_body(raw)
     form = owned(actor, form_id, Permission.FORM_UPDATE)
     check_if_match(form, if_match)
-    signed = verify_write(actor, signature, payload, Permission.FORM_UPDATE, f"form:{form.id}")
+    signed = verify_write(actor, signature, payload, facts, Permission.FORM_UPDATE, f"form:{form.id}")
     validate_document(raw, utcnow(), f"form:{form.id}")
     if form.status == "shredded":
         raise ConflictError("the form has been shredded")
@@ -167,11 +169,15 @@ def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     event = audit.record(actor, Permission.FORM_UPDATE, "allowed", resource=f"form:{form.id}",
                          fields=split(raw)[1].keys())
     audit.write_now(db.session)
-    reply = Reply(200, {"id": form.id, "version": form.version, "status": form.status,
-                        "receipt": receipt(form.id, form.version, payload, event.sha256)},
-                  {"ETag": etag(form.revision)})
+    written = amended(form, receipt(form.id, form.version, payload, event.sha256))
     db.session.commit()
-    return reply
+    return written
+
+
+def amended(form: Form, signed_receipt: str) -> Written:
+    """What a change of an existing form tells its writer: its version, status and receipt."""
+    return Written("form", form.id, form.revision, False, {
+        "id": form.id, "version": form.version, "status": form.status, "receipt": signed_receipt})
 
 
 def latest_version(form: Form) -> FormVersion:

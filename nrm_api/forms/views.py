@@ -13,7 +13,7 @@ from ..audit import auditor
 from ..audit.schemas import EventPageSchema
 from ..paging import PageQuerySchema
 from ..permissions import Permission
-from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, answer, body_of, signed
+from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, answer, body_of, request_facts, signed
 from ..vocabulary import code_lists
 from . import decisions, drafts, service
 from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
@@ -35,7 +35,7 @@ VOCABULARY = {"type": "object", "additionalProperties": {"type": "object", "addi
 def submit() -> Any:
     """Submit a signed identification form."""
     return answer(service.submit(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
-                            request.headers.get("Idempotency-Key"), request.path))
+                                 request_facts()))
 
 
 @blp.route("", methods=["GET"])
@@ -64,8 +64,8 @@ def read(form_id: str) -> Any:
 @blp.response(200, FormWrittenSchema)
 def update(form_id: str) -> Any:
     """A new signed version of a form (its author's agency)."""
-    return answer(service.update(current_actor(), form_id, request.get_json(),
-                            request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
+    return answer(service.update(current_actor(), form_id, request.get_json(), request.headers.get("X-JWS-Signature"),
+                                 request.headers.get("If-Match"), request_facts()))
 
 
 @blp.route("/<form_id>/decision", methods=["POST"])
@@ -74,8 +74,8 @@ def update(form_id: str) -> Any:
 @blp.response(200, FormWrittenSchema)
 def decide(form_id: str) -> Any:
     """Record the identification decision (authority agencies only)."""
-    return answer(decisions.decide(current_actor(), form_id, request.get_json(),
-                              request.headers.get("X-JWS-Signature"), request.headers.get("If-Match")))
+    return answer(decisions.decide(current_actor(), form_id, request.get_json(), request.headers.get("X-JWS-Signature"),
+                                   request.headers.get("If-Match"), request_facts()))
 
 
 @blp.route("/<form_id>/consent-withdrawal", methods=["POST"])
@@ -85,7 +85,7 @@ def decide(form_id: str) -> Any:
 def withdraw_consent(form_id: str) -> Any:
     """Record that the person withdrew consent."""
     return answer(decisions.withdraw_consent(current_actor(), form_id, request.get_json(),
-                                        request.headers.get("X-JWS-Signature")))
+                                             request.headers.get("X-JWS-Signature"), request_facts()))
 
 
 @blp.route("/<form_id>/access-log", methods=["GET"])

@@ -12,7 +12,7 @@ from ..database import Base, utcnow
 
 
 class IdempotencyRecord(Base):
-    """A POST's first answer, kept per principal and key for at least 24 hours (48 in fact)."""
+    """A write's first result, kept per principal and key for at least 24 hours (48 in fact)."""
 
     __tablename__ = "idempotency_keys"
 
@@ -21,8 +21,10 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     #: What the request was: method, path and SHA-256 of its body.
     fingerprint: Mapped[str] = mapped_column(String(64))
+    #: 201 when the first write created its record, else 200 (the API's status, as rows always held it).
     status_code: Mapped[int] = mapped_column(Integer)
-    #: The first answer, stored in the same transaction as the work it answers.
+    #: The first result's body, stored in the same transaction as the work it answers.
     response: Mapped[dict[str, Any]]
+    #: The record's ``ETag`` as of the first result; rows from before issue 10 also hold its ``Location``.
     headers: Mapped[dict[str, str]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -7,6 +7,12 @@ Two requests racing with one key both do the work, but only one can store its an
 insert waits on the key's unique index and then fails, its whole transaction rolls back, and it
 answers with the winner's reply (audited the same way) — or 409 if the winner is still running
 after a second.
+
+What is stored is the first ``Written`` result, in the columns the table has always had (rows from
+before issue 10 replay the same): ``status_code`` 201 when the write created its record, else 200;
+``response`` its body; ``headers`` its ``ETag`` (older rows also hold the API's ``Location``, which the
+door rebuilds from the record's kind and id). Each door answers the replayed result as it answers
+a fresh one, so a retry gets the same answer byte for byte.
 """
 
 from __future__ import annotations
@@ -17,7 +23,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -27,6 +32,8 @@ from ..audit.actor import Actor
 from ..database import utcnow
 from ..errors import ConflictError, DomainError, InvalidError
 from ..extensions import db
+from ..preconditions import etag, revision_of
+from ..writes import RequestFacts, Written
 from .models import IdempotencyRecord
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -44,15 +51,6 @@ class StillRunning(ConflictError):
     """The first request with this key has not finished yet."""
 
     slug = "idempotency-key-in-use"
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A response to send, and to send again on a retry."""
-
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -76,42 +74,37 @@ class Attempt:
 
     key: str
     fingerprint: str
-    first: Reply | None
+    first: Written | None
     #: What the request does and the kind of record it writes: what a replay is audited as.
     action: StrEnum
     kind: str
 
-    def resource(self, first: Reply) -> str:
-        """The record the first answer wrote, e.g. ``form:ID``: what a retry of it is about."""
-        return f"{self.kind}:{first.body.get('id')}"
 
+def begin(actor: Actor, facts: RequestFacts, body: bytes, action: StrEnum, kind: str) -> Attempt:
+    """Check the key and look for the first result under it (422 if the key came with another request).
 
-def begin(actor: Actor, key: str | None, method: str, path: str, body: bytes, action: StrEnum,
-          kind: str) -> Attempt:
-    """Check the key and look for the first answer to it (422 if the key came with another request).
-
-    With a first answer, the caller verifies the retry's signature (against ``attempt.resource``)
-    and then answers with ``replayed``: never the first answer before that.
+    With a first result, the caller verifies the retry's signature (against ``first.resource``)
+    and then answers with ``replayed``: never the first result before that.
     """
-    checked = check_key(key)
-    request_fingerprint = fingerprint(method, path, body)
+    checked = check_key(facts.idempotency_key)
+    request_fingerprint = fingerprint(facts.method, facts.path, body)
     try:
-        first = replay(actor, checked, request_fingerprint)
+        first = replay(actor, checked, request_fingerprint, kind)
     except InvalidError as error:
         error.reason, error.action = "idempotency_key_reused", action
         raise
     return Attempt(checked, request_fingerprint, first, action, kind)
 
 
-def replayed(actor: Actor, attempt: Attempt, first: Reply) -> Reply:
-    """Audit a verified retry and commit, then give it the first answer again."""
-    audit.record(actor, attempt.action, "allowed", resource=attempt.resource(first), reason="idempotent_replay")
+def replayed(actor: Actor, attempt: Attempt, first: Written) -> Written:
+    """Audit a verified retry and commit, then give it the first result again."""
+    audit.record(actor, attempt.action, "allowed", resource=first.resource, reason="idempotent_replay")
     db.session.commit()
     return first
 
 
-def replay(actor: Actor, key: str, request_fingerprint: str) -> Reply | None:
-    """The first answer given for ``key``, if there is one."""
+def replay(actor: Actor, key: str, request_fingerprint: str, kind: str) -> Written | None:
+    """The first result under ``key`` (a write of a ``kind`` record), if there is one."""
     if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 - when to prune, not a secret
         db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP))
     record = db.session.get(IdempotencyRecord, (actor.subject, key))
@@ -120,22 +113,24 @@ def replay(actor: Actor, key: str, request_fingerprint: str) -> Reply | None:
     if record.fingerprint != request_fingerprint:
         raise InvalidError("this Idempotency-Key was used with another request",
                            errors={"headers": {"Idempotency-Key": ["reused with another body"]}})
-    return Reply(record.status_code, dict(record.response), dict(record.headers))
+    return Written(kind, str(record.response["id"]), revision_of(record.headers["ETag"]), record.status_code == 201,
+                   dict(record.response))
 
 
-def commit_with(actor: Actor, attempt: Attempt, reply: Reply) -> Reply:
-    """Store the answer beside the work and commit both; if another request won the key, answer as it did."""
+def commit_with(actor: Actor, attempt: Attempt, written: Written) -> Written:
+    """Store the result beside the work and commit both; if another request won the key, answer as it did."""
     key, request_fingerprint = attempt.key, attempt.fingerprint
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL lock_timeout = '1s'"))
     session.add(IdempotencyRecord(principal=actor.subject, key=key, fingerprint=request_fingerprint,
-                                  status_code=reply.status, response=reply.body, headers=reply.headers))
+                                  status_code=201 if written.created else 200, response=dict(written.body),
+                                  headers={"ETag": etag(written.revision)}))
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        first = replay(actor, key, request_fingerprint)
+        first = replay(actor, key, request_fingerprint, attempt.kind)
         if first is None:  # pragma: no cover - the winner's row is committed when the unique index fails us
             raise StillRunning("the first request with this Idempotency-Key is still running",
                                reason="idempotency_key_in_use", action=attempt.action) from None
@@ -144,4 +139,4 @@ def commit_with(actor: Actor, attempt: Attempt, reply: Reply) -> Reply:
     except OperationalError:
         raise StillRunning("the first request with this Idempotency-Key is still running; retry shortly",
                            reason="idempotency_key_in_use", action=attempt.action) from None
-    return reply
+    return written

@@ -31,10 +31,9 @@ from ..forms.models import Form, FormKey, FormVersion
 from ..forms.service import accessible
 from ..forms.signals import consent_withdrawn
 from ..idempotency import service as idempotency
-from ..idempotency.service import Reply
 from ..permissions import Permission, role_allows
 from ..webhooks import outbox
-from ..writes import canonical_body, receipt
+from ..writes import RequestFacts, Written, canonical_body, receipt
 from . import rules
 from .models import Referral, ReferralEvent, Transfer
 from .schemas import ReferralCreateSchema, StatusChangeSchema
@@ -61,15 +60,18 @@ def refuse(action: Permission, resource: str, reason: str, error: DomainError) -
     raise error
 
 
-def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path: str) -> Reply:
-    """Refer a form to another agency: signed, idempotent, gated by consent."""
+def create(actor: Actor, raw: Any, signature: str | None, facts: RequestFacts) -> Written:
+    """Refer a form to another agency: signed, idempotent, gated by consent.
+
+    ``signature`` is bound to ``facts``: ``POST /api/v1/referrals`` and its ``Idempotency-Key`` (required).
+    """
     payload = canonical_body(raw)
     action, resource = Permission.REFERRAL_CREATE, f"referral:{uuid.uuid4()}"
-    attempt = idempotency.begin(actor, key, "POST", path, payload, action, "referral")
-    if attempt.first is not None:  # a retry: its own signature first, then the first answer
-        verify_write(actor, signature, payload, action, attempt.resource(attempt.first))
+    attempt = idempotency.begin(actor, facts, payload, action, "referral")
+    if attempt.first is not None:  # a retry: its own signature first, then the first result
+        verify_write(actor, signature, payload, facts, action, attempt.first.resource)
         return idempotency.replayed(actor, attempt, attempt.first)
-    signed = verify_write(actor, signature, payload, action, resource)
+    signed = verify_write(actor, signature, payload, facts, action, resource)
     data = load(CREATE_SCHEMA, raw, resource)
     found = accessible(actor, data["form_id"], action)
     form = found.form
@@ -89,10 +91,14 @@ def create(actor: Actor, raw: Any, signature: str | None, key: str | None, path:
     outbox.emit([referral.from_agency, referral.to_agency], "referral.requested", resource, "requested")
     audit.write_now(db.session)
     _event(referral, form, "requested", actor, raw, signed, event.id)
-    reply = Reply(201, {"id": referral.id, "status": referral.status,
-                        "receipt": receipt(referral.id, 1, payload, event.sha256)},
-                  {"Location": f"/api/v1/referrals/{referral.id}", "ETag": preconditions.etag(referral.revision)})
-    return idempotency.commit_with(actor, attempt, reply)
+    written = _written(referral, True, receipt(referral.id, 1, payload, event.sha256))
+    return idempotency.commit_with(actor, attempt, written)
+
+
+def _written(referral: Referral, created: bool, signed_receipt: str) -> Written:
+    """What a write of a referral tells its writer: the referral's id, status and receipt."""
+    return Written("referral", referral.id, referral.revision, created,
+                   {"id": referral.id, "status": referral.status, "receipt": signed_receipt})
 
 
 def _recipient(actor: Actor, form: Form, data: dict[str, Any], resource: str) -> Agency:
@@ -172,14 +178,18 @@ def visible(actor: Actor, referral_id: str, action: Permission, *, lock: bool = 
     return between(Referral, referral_id, actor, action, lock=lock)
 
 
-def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
-    """Move a referral to a new status: the recipient forward, the sender only to cancelled."""
+def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | None, if_match: str | None,
+                  facts: RequestFacts) -> Written:
+    """Move a referral to a new status: the recipient forward, the sender only to cancelled.
+
+    ``signature`` is bound to ``facts``: ``POST /api/v1/referrals/ID/status``.
+    """
     payload = canonical_body(raw)
     action = Permission.REFERRAL_UPDATE
     referral = visible(actor, referral_id, action, lock=True)
     resource = f"referral:{referral.id}"
     preconditions.check_if_match(preconditions.etag(referral.revision), if_match, resource)
-    signed = verify_write(actor, signature, payload, action, resource)
+    signed = verify_write(actor, signature, payload, facts, action, resource)
     data = load(STATUS_SCHEMA, raw, resource)
     side = rules.SENDER if actor.agency == referral.from_agency else rules.RECIPIENT
     _check_transition(actor, referral, data, side, resource)
@@ -187,11 +197,9 @@ def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | Non
     assert form is not None  # noqa: S101 - a foreign key
     event = _apply(referral, data["status"], actor, action, f"status:{data['status']}")
     _event(referral, form, data["status"], actor, raw, signed, event.id)
-    reply = Reply(200, {"id": referral.id, "status": referral.status,
-                        "receipt": receipt(referral.id, referral.revision, payload, event.sha256)},
-                  {"ETag": preconditions.etag(referral.revision)})
+    written = _written(referral, False, receipt(referral.id, referral.revision, payload, event.sha256))
     db.session.commit()
-    return reply
+    return written
 
 
 def _check_transition(actor: Actor, referral: Referral, data: dict[str, Any], side: str, resource: str) -> None:

@@ -22,11 +22,10 @@ from ..extensions import db
 from ..forms.access import Consent
 from ..forms.models import Form, FormVersion
 from ..forms.service import owned
-from ..idempotency.service import Reply
 from ..permissions import Permission
 from ..preconditions import check_if_match, etag
 from ..webhooks import outbox
-from ..writes import canonical_body, receipt
+from ..writes import RequestFacts, Written, canonical_body, receipt
 from .models import Transfer
 from .schemas import TransferCreateSchema, TransferDecisionSchema
 from .service import between, load, refuse
@@ -45,11 +44,14 @@ def shape(transfer: Transfer) -> dict[str, Any]:
             "statistics": form.summary if form is not None else {}}
 
 
-def request(actor: Actor, raw: Any, signature: str | None) -> Reply:
-    """Offer the lead of a case to another agency (signed, by the agency leading it)."""
+def request(actor: Actor, raw: Any, signature: str | None, facts: RequestFacts) -> Written:
+    """Offer the lead of a case to another agency (signed, by the agency leading it).
+
+    ``signature`` is bound to ``facts``: ``POST /api/v1/transfers``.
+    """
     payload = canonical_body(raw)
     resource = f"transfer:{uuid.uuid4()}"
-    signed = verify_write(actor, signature, payload, ACTION, resource)
+    signed = verify_write(actor, signature, payload, facts, ACTION, resource)
     data = load(TransferCreateSchema(), raw, resource)
     form = owned(actor, data["form_id"], ACTION)
     if form.lead_agency_id != actor.agency:
@@ -73,17 +75,17 @@ def request(actor: Actor, raw: Any, signature: str | None) -> Reply:
                         to_agency=recipient.id, status="requested", revision=1, reason=data["reason"],
                         requested_by=actor.subject, request_signature=signed.value, created_at=now, updated_at=now)
     db.session.add(transfer)
-    return _written(actor, transfer, payload, 201, "transfer.requested")
+    return _written(actor, transfer, payload, True, "transfer.requested")
 
 
-def _written(actor: Actor, transfer: Transfer, payload: bytes, status: int, kind: str) -> Reply:
+def _written(actor: Actor, transfer: Transfer, payload: bytes, created: bool, kind: str) -> Written:
     event = audit.record(actor, ACTION, "allowed", resource=f"transfer:{transfer.id}", reason=transfer.status)
     outbox.emit([transfer.from_agency, transfer.to_agency], kind, f"transfer:{transfer.id}", transfer.status)
     audit.write_now(db.session)
     body = {**shape(transfer), "receipt": receipt(transfer.id, transfer.revision, payload, event.sha256)}
-    reply = Reply(status, body, {"Location": f"/api/v1/transfers/{transfer.id}", "ETag": etag(transfer.revision)})
+    written = Written("transfer", transfer.id, transfer.revision, created, body)
     db.session.commit()
-    return reply
+    return written
 
 
 def visible(actor: Actor, transfer_id: str, *, lock: bool = False) -> Transfer:
@@ -91,13 +93,17 @@ def visible(actor: Actor, transfer_id: str, *, lock: bool = False) -> Transfer:
     return between(Transfer, transfer_id, actor, ACTION, lock=lock)
 
 
-def decide(actor: Actor, transfer_id: str, raw: Any, signature: str | None, if_match: str | None) -> Reply:
-    """Accept or decline a transfer offered to the caller's agency, or cancel one it offered."""
+def decide(actor: Actor, transfer_id: str, raw: Any, signature: str | None, if_match: str | None,
+           facts: RequestFacts) -> Written:
+    """Accept or decline a transfer offered to the caller's agency, or cancel one it offered.
+
+    ``signature`` is bound to ``facts``: ``POST /api/v1/transfers/ID/status``.
+    """
     payload = canonical_body(raw)
     transfer = visible(actor, transfer_id, lock=True)
     resource = f"transfer:{transfer.id}"
     check_if_match(etag(transfer.revision), if_match, resource)
-    signed = verify_write(actor, signature, payload, ACTION, resource)
+    signed = verify_write(actor, signature, payload, facts, ACTION, resource)
     status = load(TransferDecisionSchema(), raw, resource)["status"]
     side = "to" if actor.agency == transfer.to_agency else "from"
     if transfer.status != "requested":
@@ -113,7 +119,7 @@ def decide(actor: Actor, transfer_id: str, raw: Any, signature: str | None, if_m
         form.lead_agency_id, form.revision, form.updated_at = transfer.to_agency, form.revision + 1, utcnow()
     transfer.status, transfer.revision, transfer.updated_at = status, transfer.revision + 1, utcnow()
     transfer.decided_by, transfer.decision_signature = actor.subject, signed.value
-    return _written(actor, transfer, payload, 200, f"transfer.{status}")
+    return _written(actor, transfer, payload, False, f"transfer.{status}")
 
 
 def read(actor: Actor, transfer_id: str) -> tuple[dict[str, Any], str]:

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
 from ..permissions import Permission
-from ..replies import IDEMPOTENCY_KEY, IF_MATCH, NOT_FOUND, SIGNED, answer, body_of, signed
+from ..replies import IDEMPOTENCY_KEY, IF_MATCH, NOT_FOUND, SIGNED, answer, body_of, request_facts, signed
 from ..webhooks import outbox
 from . import queries, service, transfers
 from .rules import status_table_markdown
@@ -45,7 +45,7 @@ def _headers() -> tuple[str | None, str | None]:
 def create() -> Any:
     """Refer a form to another agency (signed). 403 `consent-required` when consent does not cover it."""
     return answer(service.create(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
-                            request.headers.get("Idempotency-Key"), request.path))
+                                 request_facts()))
 
 
 @blp.route("", methods=["GET"])
@@ -77,7 +77,8 @@ def read(referral_id: str) -> Any:
 def change_status(referral_id: str) -> Any:
     """Move a referral on (signed, `If-Match`): 409 for a move the state machine lacks, 412 stale, 428 none."""
     signature, if_match = _headers()
-    return answer(service.change_status(current_actor(), referral_id, request.get_json(), signature, if_match))
+    return answer(service.change_status(current_actor(), referral_id, request.get_json(), signature, if_match,
+                                        request_facts()))
 
 
 @blp.route("/<referral_id>/history", methods=["GET"])
@@ -95,7 +96,9 @@ def history(referral_id: str) -> Any:
 @transfers_blp.response(201, TransferSchema)
 def request_transfer() -> Any:
     """Offer the lead of a case to another agency (signed, the agency leading it)."""
-    return answer(transfers.request(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature")))
+    written = transfers.request(current_actor(), request.get_json(), request.headers.get("X-JWS-Signature"),
+                                request_facts())
+    return answer(written)
 
 
 @transfers_blp.route("", methods=["GET"])
@@ -125,7 +128,8 @@ def read_transfer(transfer_id: str) -> Any:
 def decide_transfer(transfer_id: str) -> Any:
     """Accept or decline (the recipient) or cancel (the sender) a requested transfer (signed, `If-Match`)."""
     signature, if_match = _headers()
-    return answer(transfers.decide(current_actor(), transfer_id, request.get_json(), signature, if_match))
+    written = transfers.decide(current_actor(), transfer_id, request.get_json(), signature, if_match, request_facts())
+    return answer(written, located=True)  # a transfer's answers have always named where it is read
 
 
 @changes_blp.route("", methods=["GET"])

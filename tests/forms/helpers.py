@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -10,8 +13,15 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from nrm_api.audit.actor import Actor
 from nrm_api.client import NrmClient
+from nrm_api.crypto.canonical import canonical
+from nrm_api.crypto.jws import sign_detached
+from nrm_api.forms import service
+from nrm_api.writes import RequestFacts, Written
 from tests.conftest import BASE_URL, create_agency, create_client
+
+FORMS = "/api/v1/forms"
 
 CANARIES = {
     "person.first_name": "Zxqcanaryfirst", "person.second_name": "Zxqcanarysecond",
@@ -113,3 +123,31 @@ def agency(http: FlaskClient, kind: str = "ngo") -> Agency:
     agency_id = create_agency(kind=kind)
     client_id, private = create_client(agency_id)
     return Agency(agency_id, client_id, private, NrmClient(BASE_URL, client_id, private, flask_transport(http)))
+
+
+# --- calling the services directly, with no request: the facts a door would build ----------------
+
+def system(kind: str = "ngo") -> tuple[Actor, dict[str, str]]:
+    """An agency's system as the API would authenticate it, and its private key."""
+    agency_id = create_agency(kind=kind)
+    client_id, private = create_client(agency_id)
+    return Actor(f"client:{client_id}", agency_id, "system"), private
+
+
+def receipt_claims(receipt: str) -> dict[str, Any]:
+    """The claims of a receipt (its signature is checked by the receipt tests)."""
+    payload = receipt.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def signed_write(private: dict[str, str], body: dict[str, Any], method: str, path: str,
+                 key: str | None = None) -> tuple[dict[str, Any], str, RequestFacts]:
+    """A body, its signature for the API operation ``method path``, and the facts it is bound to."""
+    facts = RequestFacts(method, path, key)
+    return body, sign_detached(canonical(body), private, method, path), facts
+
+
+def submitted(actor: Actor, private: dict[str, str], key: str | None = None) -> Written:
+    """A form submitted by ``actor`` through the service, as ``POST /api/v1/forms`` would."""
+    body, signature, facts = signed_write(private, adult(), "POST", FORMS, key or str(uuid.uuid4()))
+    return service.submit(actor, body, signature, facts)
