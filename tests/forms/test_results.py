@@ -12,10 +12,12 @@ import uuid
 import pytest
 from flask import Flask, has_request_context
 
+from nrm_api.accounts import hosted
+from nrm_api.audit.actor import Actor
 from nrm_api.errors import BadSignature
 from nrm_api.forms import decisions, service
 from nrm_api.writes import RequestFacts, Written
-from tests.conftest import last_event
+from tests.conftest import create_user, last_event
 from tests.forms.helpers import FORMS, adult, receipt_claims, signed_write, submitted, system
 
 
@@ -38,6 +40,16 @@ def test_a_retry_under_the_same_key_gets_the_first_result(app: Flask) -> None:
     again = submitted(actor, private, key)  # signed afresh: a new jti, the same request
     assert again == first
     assert (last_event().reason, last_event().resource) == ("idempotent_replay", first.resource)
+
+
+def test_a_person_signs_with_the_hosted_key_for_the_api_operation_as_the_web_form_does(app: Flask) -> None:
+    user = create_user("caseworker")
+    person = Actor(f"user:{user['username']}", user["agency"], "caseworker")
+    document = adult()
+    signature = hosted.sign_for_user(person, "POST", FORMS, document)
+    written = service.submit(person, document, signature, RequestFacts("POST", FORMS, str(uuid.uuid4())))
+    assert (written.kind, written.created, written.status) == ("form", True, "active")
+    assert (last_event().actor, last_event().resource) == (person.subject, written.resource)
 
 
 def test_the_facts_are_what_the_signature_is_checked_against(app: Flask) -> None:
