@@ -70,7 +70,7 @@ def check_key(key: str | None) -> str:
 
 @dataclass(frozen=True)
 class Attempt:
-    """A request under an ``Idempotency-Key``: its key, its fingerprint, and the first answer if there was one."""
+    """A request under an ``Idempotency-Key``: its key, its fingerprint, and the first result if there was one."""
 
     key: str
     fingerprint: str

@@ -20,6 +20,11 @@ def test_if_match_names_the_current_etag_by_strong_comparison(if_match: str, mat
     assert preconditions.matches(preconditions.etag(3), if_match) is matches
 
 
+@pytest.mark.parametrize("revision", [1, 2, 41, 2**31])
+def test_an_etag_gives_back_its_revision(revision: int) -> None:
+    assert preconditions.revision_of(preconditions.etag(revision)) == revision
+
+
 def test_a_missing_or_blank_if_match_is_428_and_a_stale_one_412() -> None:
     for missing in (None, "", "  "):
         with pytest.raises(preconditions.IfMatchMissing) as caught:
