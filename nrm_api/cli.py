@@ -10,8 +10,9 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import FlaskGroup
 
+from .cli_refusals import AuditedCommand, Commands
 from .config import ConfigError
 from .crypto.errors import KeyringError
 
@@ -29,6 +30,8 @@ def _app() -> Flask:
 class _Group(FlaskGroup):
     """Flask's group, listing only nrm-api's own commands: ``--help`` works with no configuration."""
 
+    command_class = AuditedCommand
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Our commands, without loading the app to look for more."""
         return sorted(click.Group.list_commands(self, ctx))
@@ -44,9 +47,9 @@ def main() -> None:
     """Operate nrm-api: database, directory, principals, keys, OpenAPI and the server."""
 
 
-db_cli = AppGroup("db", help="The database schema.")
-keys_cli = AppGroup("keys", help="The service's keyring.")
-openapi_cli = AppGroup("openapi", help="The generated OpenAPI document and JSON Schemas.")
+db_cli = Commands("db", help="The database schema.")
+keys_cli = Commands("keys", help="The service's keyring.")
+openapi_cli = Commands("openapi", help="The generated OpenAPI document and JSON Schemas.")
 
 
 @db_cli.command("upgrade")

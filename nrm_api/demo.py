@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask.cli import AppGroup
 
 from .audit.actor import Actor
+from .cli_refusals import Commands
 
-demo_cli = AppGroup("demo", help="The demo network (embedded SQLite, local keyring).")
+demo_cli = Commands("demo", help="The demo network (embedded SQLite, local keyring).")
 
 AGENCIES: list[dict[str, Any]] = [
     {"agency_id": "moi", "kind": "authority", "name_en": "Ministry of the Interior of the Republic of Belarus",

@@ -29,7 +29,14 @@ def _counts() -> dict[str, int]:
             for model in (Agency, Client, ClientKey, User, AuditEvent)}
 
 
-def _refused(app: Flask, *args: str, says: str, stdin: str | None = None, audited: bool = False) -> None:
+#: What click and the commands tell before any work (bad options, unreadable files): no refusal to audit.
+USAGE_ERRORS = ("Invalid value for", "is not JSON", "cannot read")
+
+
+def _refused(app: Flask, *args: str, says: str, stdin: str | None = None, audited: bool | None = None) -> None:
+    """A refusal changes nothing but, where the domain refused (not click's usage checks), the log."""
+    if audited is None:
+        audited = not any(usage in says for usage in USAGE_ERRORS)
     before = _counts()
     result = _run(app, *args, stdin=stdin)
     assert result.exit_code != 0, result.output

@@ -8,20 +8,18 @@ from datetime import datetime
 from typing import Any
 
 import click
-from flask.cli import AppGroup
 
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
-from ..cli_refusals import refused_as_message
-from ..errors import DomainError
+from ..cli_refusals import Commands
 from ..extensions import db, keyring
 from . import admin, hosted
 from .models import USER_ROLES, Client
 
-client_cli = AppGroup("client", help="Agency systems (OAuth clients) and their keys.")
-user_cli = AppGroup("user", help="People: caseworkers, administrators, auditors.")
-tokens_cli = AppGroup("tokens", help="Access tokens already issued.")
-hosted_cli = AppGroup("hosted", help="The agencies' hosted signing keys: they sign what people write in the web form.")
+client_cli = Commands("client", help="Agency systems (OAuth clients) and their keys.")
+user_cli = Commands("user", help="People: caseworkers, administrators, auditors.")
+tokens_cli = Commands("tokens", help="Access tokens already issued.")
+hosted_cli = Commands("hosted", help="The agencies' hosted signing keys: they sign what people write in the web form.")
 
 
 def _read_jwks(path: str) -> Any:
@@ -34,21 +32,18 @@ def _read_jwks(path: str) -> Any:
         raise click.ClickException(f"{path} is not JSON: expected a JWK or a JWK Set") from None
 
 
-@client_cli.command("add")
+@client_cli.command("add", action=AuditAction.CLIENT_CREATE)
 @click.argument("agency_id")
 @click.argument("client_id")
 @click.option("--jwks", "jwks_path", required=True, type=click.Path(dir_okay=False),
               help="A public JWK or JWK Set file (Ed25519 OKP keys only).")
 def client_add(agency_id: str, client_id: str, jwks_path: str) -> None:
     """Register agency system CLIENT_ID for AGENCY_ID with its public key(s)."""
-    try:
-        client = admin.add_client(Actor.operator(), agency_id, client_id, _read_jwks(jwks_path))
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    client = admin.add_client(Actor.operator(), agency_id, client_id, _read_jwks(jwks_path))
     click.echo(f"client {client.id} added for agency {agency_id} with key(s): {', '.join(k.kid for k in client.keys)}")
 
 
-@client_cli.command("add-key")
+@client_cli.command("add-key", action=AuditAction.CLIENT_KEY_ADD)
 @click.argument("client_id")
 @click.option("--jwks", "jwks_path", required=True, type=click.Path(dir_okay=False),
               help="A public JWK or JWK Set file (Ed25519 OKP keys only).")
@@ -59,26 +54,20 @@ def client_add_key(client_id: str, jwks_path: str, not_after: datetime | None) -
     from datetime import UTC
 
     until = None if not_after is None else (not_after if not_after.tzinfo else not_after.replace(tzinfo=UTC))
-    try:
-        keys = admin.add_client_key(Actor.operator(), client_id, _read_jwks(jwks_path), until)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    keys = admin.add_client_key(Actor.operator(), client_id, _read_jwks(jwks_path), until)
     click.echo(f"key(s) added to {client_id}: {', '.join(key.kid for key in keys)}")
 
 
-@client_cli.command("revoke-key")
+@client_cli.command("revoke-key", action=AuditAction.CLIENT_KEY_REVOKE)
 @click.argument("client_id")
 @click.argument("kid")
 def client_revoke_key(client_id: str, kid: str) -> None:
     """Revoke key KID of CLIENT_ID now (it is kept to verify old signatures)."""
-    try:
-        admin.revoke_client_key(Actor.operator(), client_id, kid)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    admin.revoke_client_key(Actor.operator(), client_id, kid)
     click.echo(f"key {kid} of {client_id} revoked")
 
 
-@user_cli.command("add")
+@user_cli.command("add", action=AuditAction.USER_CREATE)
 @click.argument("username")
 @click.option("--agency", "agency_id", required=True)
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
@@ -89,56 +78,43 @@ def user_add(username: str, agency_id: str, role: str, password_stdin: bool, tot
     if not password_stdin:
         raise click.ClickException("give the password on standard input with --password-stdin")
     password = sys.stdin.readline().rstrip("\r\n")
-    try:
-        _, uri = admin.add_user(Actor.operator(), username, agency_id=agency_id, role=role,
-                                password=password, totp=totp)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    _, uri = admin.add_user(Actor.operator(), username, agency_id=agency_id, role=role,
+                            password=password, totp=totp)
     click.echo(f"user {username} ({role}) added to {agency_id}")
     if uri:
         click.echo(f"TOTP enrolment URI (shown once): {uri}")
 
 
-@user_cli.command("disable")
+@user_cli.command("disable", action=AuditAction.USER_DISABLE)
 @click.argument("username")
 def user_disable(username: str) -> None:
     """Stop USERNAME signing in; their tokens stop working at once."""
-    try:
-        admin.disable_user(Actor.operator(), username)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    admin.disable_user(Actor.operator(), username)
     click.echo(f"user {username} disabled; their tokens no longer work")
 
 
-@client_cli.command("disable")
+@client_cli.command("disable", action=AuditAction.CLIENT_DISABLE)
 @click.argument("client_id")
 def client_disable(client_id: str) -> None:
     """Stop agency system CLIENT_ID obtaining tokens; its tokens stop working at once."""
-    try:
-        admin.disable_client(Actor.operator(), client_id)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    admin.disable_client(Actor.operator(), client_id)
     click.echo(f"client {client_id} disabled; its tokens no longer work")
 
 
-@tokens_cli.command("revoke")
+@tokens_cli.command("revoke", action=AuditAction.TOKENS_REVOKE)
 @click.option("--principal", required=True,
               help="user:USERNAME or client:CLIENT_ID (as tokens and the audit log name it).")
 def tokens_revoke(principal: str) -> None:
     """Revoke every token issued so far to a principal (it may sign in again)."""
-    try:
-        admin.revoke_tokens(Actor.operator(), principal)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    admin.revoke_tokens(Actor.operator(), principal)
     click.echo(f"every token issued to {principal} so far is revoked")
 
 
-@hosted_cli.command("rotate")
+@hosted_cli.command("rotate", action=AuditAction.HOSTED_KEY_ROTATE)
 @click.option("--agency", "agency_id", required=True, help="The agency whose hosted key to replace (or create).")
 def hosted_rotate(agency_id: str) -> None:
     """Give an agency a new hosted signing key; revoke the old one and destroy its private half."""
-    with refused_as_message(AuditAction.HOSTED_KEY_ROTATE):
-        kid = hosted.rotate(Actor.operator(), agency_id)
+    kid = hosted.rotate(Actor.operator(), agency_id)
     click.echo(f"agency {agency_id} now signs web form writes with hosted key {kid}; older hosted keys are revoked"
                " and their private halves destroyed (their public keys stay, to verify what they signed)")
 

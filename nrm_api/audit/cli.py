@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from flask.cli import AppGroup, ScriptInfo
+from flask.cli import ScriptInfo
 from sqlalchemy.orm import Session
 
+from ..cli_refusals import Commands
 from .actor import Actor
 from .verify import Report
 
-audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
+audit_cli = Commands("audit", help="The tamper-evident audit log.")
 
 
 @audit_cli.command("sequence")

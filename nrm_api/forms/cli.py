@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import click
-from flask.cli import AppGroup
 
 from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
-from ..errors import DomainError
+from ..cli_refusals import Commands
 from ..extensions import db, keyring
 from . import decisions, keys
 
-forms_cli = AppGroup("forms", help="Identification forms.")
+forms_cli = Commands("forms", help="Identification forms.")
 
 
-@forms_cli.command("shred")
+@forms_cli.command("shred", action=AuditAction.FORM_SHRED)
 @click.argument("form_id")
 @click.option("--reason", required=True, type=click.Choice(decisions.SHRED_REASONS),
               help="Why (a code: no free text reaches the audit log).")
@@ -25,17 +24,14 @@ def shred(form_id: str, reason: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Destroy the data key of form {form_id}? Its sensitive fields can never be read again",
                       abort=True)
-    try:
-        decisions.shred(Actor.operator(), form_id, reason)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    decisions.shred(Actor.operator(), form_id, reason)
     click.echo(f"form {form_id} shredded ({reason})")
 
 
-def register(keys_cli: AppGroup) -> None:
+def register(keys_cli: Commands) -> None:
     """Add ``keys rotate`` and ``keys rewrap`` to the keys group."""
 
-    @keys_cli.command("rotate")
+    @keys_cli.command("rotate", action=AuditAction.KEYS_ROTATE)
     def rotate() -> None:
         """Add a new KEK version: new data keys are wrapped with it from now on."""
         version = keyring().rotate_kek()
@@ -43,7 +39,7 @@ def register(keys_cli: AppGroup) -> None:
         db.session.commit()
         click.echo(f"KEK version {version} added; run `nrm-api keys rewrap` to move every data key to it")
 
-    @keys_cli.command("rewrap")
+    @keys_cli.command("rewrap", action=AuditAction.KEYS_REWRAP)
     @click.option("--retire", is_flag=True, help="Afterwards, destroy every older KEK version no stored data key uses.")
     def rewrap(retire: bool) -> None:
         """Move every data key to the newest KEK (field ciphertexts untouched); safe to run again."""
@@ -51,8 +47,5 @@ def register(keys_cli: AppGroup) -> None:
         click.echo(f"{moved} data key(s) moved to KEK version {keyring().current_kek_version}")
         if retire:
             for version in keyring().kek_versions[:-1]:
-                try:
-                    keys.retire(Actor.operator(), version)
-                except DomainError as error:
-                    raise click.ClickException(error.detail) from None
+                keys.retire(Actor.operator(), version)
                 click.echo(f"KEK version {version} retired")

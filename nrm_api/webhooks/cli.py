@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 
 from ..audit.actor import Actor
+from ..cli_refusals import Commands
+from ..permissions import Permission
 
-webhooks_cli = AppGroup("webhooks", help="Webhooks from the outbox.")
+webhooks_cli = Commands("webhooks", help="Webhooks from the outbox.")
 
 
 @webhooks_cli.command("deliver")
@@ -28,32 +29,25 @@ def deliver(interval: float | None) -> None:
     click.echo(f"delivered {worker.run_once()} webhook(s)")
 
 
-@webhooks_cli.command("set-url")
+@webhooks_cli.command("set-url", action=Permission.WEBHOOK_MANAGE)
 @click.argument("agency_id")
 @click.argument("url")
 def set_url(agency_id: str, url: str) -> None:
     """Register AGENCY_ID's webhook URL (operators; agencies use PUT /api/v1/webhooks/endpoint)."""
     from ..agencies.service import require_agency
-    from ..cli_refusals import refused_as_message
-    from ..permissions import Permission
     from .service import register
 
-    with refused_as_message(Permission.WEBHOOK_MANAGE):
-        require_agency(agency_id)
-        register(Actor.operator(), agency_id, url)
+    require_agency(agency_id)
+    register(Actor.operator(), agency_id, url)
     click.echo(f"webhooks for {agency_id} go to {url}")
 
 
-@webhooks_cli.command("retry-dead")
+@webhooks_cli.command("retry-dead", action=Permission.WEBHOOK_MANAGE)
 @click.argument("agency_id")
 def retry_dead(agency_id: str) -> None:
     """Send every dead webhook of AGENCY_ID again, e.g. after its endpoint was down for days."""
     from ..agencies.service import require_agency
-    from ..errors import DomainError
     from .service import retry_dead as revive_all
 
-    try:
-        require_agency(agency_id)
-    except DomainError as error:
-        raise click.ClickException(error.detail) from None
+    require_agency(agency_id)
     click.echo(f"{revive_all(Actor.operator(), agency_id)} dead webhook(s) of {agency_id} are due again")

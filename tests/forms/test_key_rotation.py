@@ -243,11 +243,13 @@ def test_retire_refuses_naming_the_count_while_a_kek_wraps_stored_keys(app: Flas
         ring.rotate_kek()
         remaining = keys.wrapped_by(old)
         assert remaining >= 2
-        with pytest.raises(ConflictError, match=f"KEK version {old} still wraps {remaining} stored data key"):
+        says = f"KEK version {old} still wraps {remaining} stored data key"
+        with pytest.raises(ConflictError, match=says) as refused:
             keys.retire(OPERATOR, old)
         assert old in ring.kek_versions
-        assert (last_event().action, last_event().outcome, last_event().reason) == (
-            "keys:retire", "denied", f"in_use:{remaining}")
+        # what the door's boundary audits (tests/test_cli_refusals.py runs it)
+        assert (refused.value.action, refused.value.reason, refused.value.resource) == (
+            "keys:retire", f"in_use:{remaining}", f"kek:{old}")
         result = app.test_cli_runner().invoke(main, ["keys", "rewrap", "--retire"])
         assert result.exit_code == 0, result.output
         assert ring.kek_versions == [old + 1]
