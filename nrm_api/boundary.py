@@ -15,11 +15,12 @@ from enum import StrEnum
 from flask import Flask, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
-from . import errors
+from . import problems
 from .accounts.auth import PUBLIC, request_actor
 from .audit import events as audit
 from .audit import refusals
 from .audit.actions import AuditAction
+from .errors import DomainError
 from .extensions import db
 
 #: Answers that are no refusal of the request's own to audit: the limiter's, whose counting is the point.
@@ -49,31 +50,31 @@ def audit_refusal(reason: str, *, resource: str | None, action: StrEnum | str | 
 
 
 def _too_many(wait: int) -> Response:
-    return errors.problem_response(429, "rate-limited", "Too Many Requests", "too many refused requests from here",
+    return problems.problem_response(429, "rate-limited", "Too Many Requests", "too many refused requests from here",
                                    headers={"Retry-After": str(wait)})
 
 
-def handle_domain_error(error: errors.DomainError) -> Response:
+def handle_domain_error(error: DomainError) -> Response:
     """Audit a service's refusal, then answer it as its problem."""
     wait = audit_refusal(error.reason, resource=error.resource, action=error.action, outcome=error.outcome)
     if wait is not None:
         return _too_many(wait)
-    return errors.handle_domain_error(error)
+    return problems.handle_domain_error(error)
 
 
 def handle_http_exception(error: HTTPException) -> Response:
     """Audit a 4xx on an API route (unknown route, bad method, unparsable query, 422), then answer it."""
     status = error.code or 500
     if request.path.startswith("/api/") and 400 <= status < 500 and status not in _NOT_AUDITED:
-        slug = getattr(error, "slug", None) or errors.slug_of(status)
+        slug = getattr(error, "slug", None) or problems.slug_of(status)
         wait = audit_refusal(slug.replace("-", "_"), resource=f"path:{request.path[:190]}")
         if wait is not None:
             return _too_many(wait)
-    return errors.handle_http_exception(error)
+    return problems.handle_http_exception(error)
 
 
 def init_app(app: Flask) -> None:
     """Register the boundary for domain and HTTP errors, and the bare 500 for the rest."""
     app.register_error_handler(HTTPException, handle_http_exception)
-    app.register_error_handler(errors.DomainError, handle_domain_error)
-    app.register_error_handler(Exception, errors.handle_unexpected)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, problems.handle_unexpected)

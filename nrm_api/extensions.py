@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from .config import Settings
 from .crypto.keyring import Keyring
 from .database import Database
-from .errors import PROBLEM_MEDIA_TYPE, ProblemSchema, handle_http_exception
+from .problems import PROBLEM_MEDIA_TYPE, ProblemSchema, handle_http_exception
 
 
 class Api(_Api):  # type: ignore[misc]

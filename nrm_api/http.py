@@ -9,7 +9,8 @@ from flask import Flask, Response, g, request
 
 from .audit.actions import AuditAction
 from .crypto.canonical import MAX_DEPTH, DuplicateMemberError, TooDeepError, loads_strict
-from .errors import DomainError, Problem
+from .errors import DomainError
+from .problems import Problem
 
 #: What of a client's ``X-Request-Id`` is kept (beside the service's own id): 128 characters, each
 #: outside this set replaced, so nothing the client sends lands in the log as it was sent.

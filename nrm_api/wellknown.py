@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from .accounts.auth import public
 from .accounts.tokens import TOKEN_PATH
-from .errors import Problem
 from .extensions import db, keyring
+from .problems import Problem
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 #: Swagger UI 5 (renders OpenAPI 3.1), installed by ``make`` with ``npm ci`` from package-lock.json.
