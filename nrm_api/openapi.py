@@ -49,7 +49,7 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 def register_components(api: Any) -> None:
     """Add the shared components: the bearer scheme and the form document (problems come with responses)."""
     from .forms.decisions import ConsentWithdrawalSchema, DecisionSchema
-    from .forms.schemas import FormDocumentSchema, draft_of
+    from .forms.document import FormDocumentSchema, draft_of
     from .referrals.schemas import (
         ReferralCreateSchema,
         StatusChangeSchema,

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
 from nrm_api.agencies.schemas import ServiceSchema
-from nrm_api.forms.schemas import StatisticsSchema
+from nrm_api.forms.document import StatisticsSchema
 from tests.conftest import bearer, create_user, login_token
 
 ROOT = Path(__file__).resolve().parents[1]

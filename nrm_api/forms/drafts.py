@@ -16,9 +16,9 @@ from ..errors import InvalidError, NotFoundError
 from ..extensions import db
 from ..permissions import Permission
 from . import sealing
+from .document import SCHEMA_VERSION, FormDocumentSchema
 from .models import FormDraft
 from .rules import merge, split
-from .schemas import SCHEMA_VERSION, FormDocumentSchema
 
 MAX_DRAFTS = 200
 

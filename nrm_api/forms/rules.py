@@ -14,7 +14,7 @@ import marshmallow as ma
 
 from ..fields import IDENTIFYING, PUBLIC, SENSITIVITY
 from ..vocabulary import codes
-from .schemas import FormDocumentSchema
+from .document import FormDocumentSchema
 
 ADULT_AGE = 18
 #: CTDC age bands with an upper bound, as (oldest age, code), from the vocabulary's ``age_band`` ("48+" is open).

@@ -15,9 +15,9 @@ from ..crypto.canonical import canonical
 from ..crypto.envelope import FieldPlace, new_dek, open_field, seal_field
 from ..crypto.errors import KeyringError
 from ..extensions import db, keyring
+from .document import SCHEMA_VERSION
 from .models import Form, FormDraft, FormKey, FormVersion
 from .rules import split
-from .schemas import SCHEMA_VERSION
 
 
 class ShreddedError(Exception):

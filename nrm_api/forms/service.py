@@ -28,9 +28,9 @@ from ..permissions import Permission
 from ..preconditions import etag
 from ..writes import RequestFacts, Written, canonical_body, receipt
 from . import access, sealing
+from .document import SCHEMA_VERSION, FormDocumentSchema
 from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
 from .rules import consent_errors, is_child, merge, sealed_paths, split
-from .schemas import SCHEMA_VERSION, FormDocumentSchema
 
 #: At most this many possible duplicates are named in an answer.
 MAX_DUPLICATES = 20

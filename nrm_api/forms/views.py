@@ -16,7 +16,7 @@ from ..permissions import Permission
 from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, answer, body_of, request_facts, signed
 from ..vocabulary import code_lists
 from . import decisions, drafts, service
-from .wire import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
+from .schemas import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Identification forms")
 vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabulary",
