@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -102,6 +102,10 @@ class Settings:
     audit_refusal_window: timedelta
     #: Webhooks may go to private addresses and over plain http (test networks).
     webhook_allow_private: bool
+    #: How long a deliverer holds a webhook it is sending before another may take it.
+    webhook_lease: timedelta
+    #: The app's secret (device tokens are keyed by it): never in a repr.
+    secret_key: str = field(repr=False)
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Settings:
@@ -109,7 +113,9 @@ class Settings:
         return cls(base_url=str(config["BASE_URL"]), audit_origin=str(config["AUDIT_ORIGIN"]),
                    unauthenticated_limit=int(config["UNAUTHENTICATED_LIMIT"]),
                    audit_refusal_window=timedelta(seconds=float(config["AUDIT_REFUSAL_WINDOW"])),
-                   webhook_allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]))
+                   webhook_allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]),
+                   webhook_lease=timedelta(seconds=float(config["WEBHOOK_LEASE_SECONDS"])),
+                   secret_key=str(config["SECRET_KEY"]))
 
 
 def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
 
 from nrm_api import create_app
-from nrm_api.config import ConfigError
+from nrm_api.config import ConfigError, Settings
 from nrm_api.crypto.errors import KeyringError
 from nrm_api.crypto.keyring import Keyring
 from tests.conftest import settings
@@ -38,6 +39,11 @@ def test_settings_come_from_nrm_variables(monkeypatch: pytest.MonkeyPatch, keyri
     app = create_app()
     assert app.config["BASE_URL"] == "https://nrm.example.by"
     assert app.config["JWT_DECODE_AUDIENCE"] == "https://nrm.example.by"
+    held = app.extensions["nrm_settings"]  # what the services read, made once here
+    assert held == Settings.of(app.config) and held.base_url == "https://nrm.example.by"
+    assert "s" * 40 not in repr(held)  # the secret never shows in a repr (a log line, a traceback)
+    with pytest.raises(FrozenInstanceError):
+        held.base_url = "https://elsewhere.example"
 
 
 def test_no_base_url_no_start(monkeypatch: pytest.MonkeyPatch, keyring_path: Path) -> None:

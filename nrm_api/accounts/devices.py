@@ -14,8 +14,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app
-
+from ..extensions import settings
 from .models import User
 
 
@@ -34,7 +33,7 @@ def verify(user: User | None, token: str | None) -> str | None:
 
 
 def _mac(user: User, device: str) -> str:
-    key = hmac.new(str(current_app.config["SECRET_KEY"]).encode(), b"nrm-api device token", hashlib.sha256).digest()
+    key = hmac.new(settings().secret_key.encode(), b"nrm-api device token", hashlib.sha256).digest()
     message = "\x00".join((user.username, str(user.token_version), device)).encode()
     digest = hmac.new(key, message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -21,14 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ..crypto.canonical import canonical
 from ..crypto.keyring import SigningKey
 from ..database import utcnow
-from ..extensions import keyring
+from ..extensions import keyring, settings
 from .addresses import RefusedAddress, post
 from .models import AgencyEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from .outbox import payload
@@ -82,11 +81,10 @@ def run(session: Session) -> int:
 
 def run_batch(session: Session) -> tuple[int, bool]:
     """Claim a batch, send it (several at once: one slow endpoint holds up no other), record the outcomes."""
-    settings = current_app.config
-    claimed = claim(session, utcnow(), timedelta(seconds=settings["WEBHOOK_LEASE_SECONDS"]))
+    claimed = claim(session, utcnow(), settings().webhook_lease)
     if not claimed:
         return 0, False
-    key, allow_private = keyring().signing_key, settings["WEBHOOK_ALLOW_PRIVATE"]
+    key, allow_private = keyring().signing_key, settings().webhook_allow_private
     with ThreadPoolExecutor(max_workers=min(SENDERS, len(claimed)), thread_name_prefix="nrm-webhook") as pool:
         outcomes = list(pool.map(lambda row: _send(row, allow_private, key), claimed))
     delivered = sum(record(session, row.id, *outcome) for row, outcome in zip(claimed, outcomes, strict=True))
