@@ -46,9 +46,11 @@ def sign_for_user(actor: Actor, method: str, path: str, document: Any) -> str:
     Returns the detached JWS (``header..signature``) an agency system would send in ``X-JWS-Signature``
     for the request ``method path`` (the API's path, e.g. ``POST /api/v1/forms``): over the RFC 8785
     canonical form of ``document``, protected header ``{alg: Ed25519, kid, typ: nrm+jws, iat, htm,
-    htu, jti}`` plus ``nrm_user: actor.subject``. Pass it, with the same document, method and path,
-    to the service function (``forms.service.submit`` …): the service verifies it like any agency
-    signature and accepts it only from this user. Sign once per request: the ``jti`` is used up.
+    htu, jti}`` plus ``nrm_user: actor.subject``. Pass it, with the same document and
+    ``writes.RequestFacts(method, path, idempotency_key)``, to the service function
+    (``forms.service.submit(actor, document, signature, facts)`` …): the service verifies it like any
+    agency signature and accepts it only from this user. Sign once per write: the ``jti`` is used up
+    (a retry under the same ``Idempotency-Key`` may carry it again).
 
     ``actor`` must be a person (``user:NAME``) of an agency. The agency's key is created on first use
     (audited as this user's act). Raises ``Forbidden`` for any other principal, and ``NotCanonical``
