@@ -73,6 +73,7 @@ def _register(app: Flask, api: Api) -> None:
     from .referrals.views import blp as referrals_blp
     from .referrals.views import changes_blp, transfers_blp
     from .webhooks.views import blp as webhooks_blp
+    from .wellknown import blp as wellknown_blp
     from .wellknown import bp as wellknown_bp
 
     register_components(api)
@@ -86,5 +87,6 @@ def _register(app: Flask, api: Api) -> None:
     api.register_blueprint(transfers_blp)
     api.register_blueprint(changes_blp)
     api.register_blueprint(webhooks_blp)
+    api.register_blueprint(wellknown_blp)
     app.register_blueprint(wellknown_bp)
     app.register_error_handler(OAuthError, oauth_error)

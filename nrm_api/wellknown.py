@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import marshmallow as ma
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
+from flask_smorest import Blueprint as ApiBlueprint
 from sqlalchemy import text
 
 from .accounts.auth import public
@@ -23,11 +25,70 @@ SWAGGER_UI_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "swagger
 #: The integrators' contract, which the OpenAPI document's ``info`` and ``externalDocs`` link to.
 CONTRACT = PROJECT_ROOT / "docs" / "contract.md"
 
-bp = Blueprint("system", __name__)
+#: Discovery and probes, in the OpenAPI document beside the API (outside its /api/v1 prefix).
+blp = ApiBlueprint("system", __name__, description="Key discovery, OAuth metadata, liveness and readiness")
+#: The docs page's own files: not part of the contract.
+bp = Blueprint("docs", __name__)
 
 
-@bp.get("/.well-known/jwks.json")
+#: Discovery answers may be kept a few minutes.
+CACHED = {"Cache-Control": {"description": "How long a copy may be kept.", "schema": {"type": "string"}}}
+
+
+class PublicJwkSchema(ma.Schema):
+    """One public Ed25519 signing key (RFC 8037)."""
+
+    kty = ma.fields.String(required=True, validate=ma.validate.Equal("OKP"))
+    crv = ma.fields.String(required=True, validate=ma.validate.Equal("Ed25519"))
+    x = ma.fields.String(required=True, metadata={"description": "The public key, base64url (RFC 8037)."})
+    kid = ma.fields.String(required=True, metadata={"description": "The RFC 7638 thumbprint: the `kid` of "
+                                                    "what this key signed."})
+    use = ma.fields.String(required=True, validate=ma.validate.Equal("sig"))
+
+
+class JwksSchema(ma.Schema):
+    """The service's public keys: current and earlier versions (tokens, receipts, checkpoints, answers)."""
+
+    keys = ma.fields.List(ma.fields.Nested(PublicJwkSchema), required=True)
+
+
+class AuthorizationServerSchema(ma.Schema):
+    """RFC 8414 authorization server metadata."""
+
+    issuer = ma.fields.String(required=True, metadata={"description": "The `aud` of client assertions."})
+    token_endpoint = ma.fields.String(required=True)
+    jwks_uri = ma.fields.String(required=True)
+    token_endpoint_auth_methods_supported = ma.fields.List(ma.fields.String(), required=True)
+    token_endpoint_auth_signing_alg_values_supported = ma.fields.List(ma.fields.String(), required=True)
+    grant_types_supported = ma.fields.List(ma.fields.String(), required=True)
+    response_types_supported = ma.fields.List(ma.fields.String(), required=True,
+                                              metadata={"description": "Empty: no authorization endpoint."})
+
+
+class LivenessSchema(ma.Schema):
+    """The process answers."""
+
+    status = ma.fields.String(required=True, validate=ma.validate.Equal("ok"))
+
+
+class ReadinessChecksSchema(ma.Schema):
+    """Each dependency, true when it answers."""
+
+    database = ma.fields.Boolean(required=True)
+    keyring = ma.fields.Boolean(required=True)
+
+
+class ReadinessSchema(ma.Schema):
+    """Whether the service can take requests, and which dependency does not answer."""
+
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(["ready", "not ready"]))
+    checks = ma.fields.Nested(ReadinessChecksSchema, required=True)
+
+
+
+@blp.route("/.well-known/jwks.json", methods=["GET"])
 @public
+@blp.response(200, JwksSchema, headers=CACHED)
 def jwks() -> Response:
     """The service's public signing keys (tokens, receipts, checkpoints)."""
     response = jsonify(keyring().jwks())
@@ -35,10 +96,11 @@ def jwks() -> Response:
     return response
 
 
-@bp.get("/.well-known/oauth-authorization-server")
+@blp.route("/.well-known/oauth-authorization-server", methods=["GET"])
 @public
+@blp.response(200, AuthorizationServerSchema, headers=CACHED)
 def authorization_server() -> Response:
-    """RFC 8414 metadata: the issuer (``aud`` of client assertions) and token endpoint, whatever URL reached us."""
+    """RFC 8414 metadata: the issuer (`aud` of client assertions) and token endpoint, whatever URL reached us."""
     issuer = current_app.config["BASE_URL"]
     response = jsonify({
         "issuer": issuer,
@@ -54,15 +116,18 @@ def authorization_server() -> Response:
     return response
 
 
-@bp.get("/healthz")
+@blp.route("/healthz", methods=["GET"])
 @public
+@blp.response(200, LivenessSchema)
 def healthz() -> Any:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@bp.get("/readyz")
+@blp.route("/readyz", methods=["GET"])
 @public
+@blp.response(200, ReadinessSchema)
+@blp.alt_response(503, schema=ReadinessSchema, description="Not ready: the check that failed is false")
 def readyz() -> Any:
     """Readiness: the database answers and the keyring is open."""
     checks = {"database": _database_ok(), "keyring": "nrm_keyring" in current_app.extensions}

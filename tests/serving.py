@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -97,6 +98,16 @@ class Server:
         assert status == 200, body
         return str(body["access_token"])
 
+    @contextmanager
+    def beside(self) -> Iterator[Flask]:
+        """An app on this server's database and keyring, inside its app context: for the factories."""
+        app = create_app(settings(self.database_url, Path(self.env["NRM_KEYRING"]), BASE_URL=self.base))
+        try:
+            with app.app_context():
+                yield app
+        finally:
+            dispose(app)
+
     def server_errors(self) -> str:
         """What the server and its processes wrote to standard error (no access log: that goes to stdout)."""
         return self.stderr.read_text(errors="replace")
@@ -128,13 +139,9 @@ def _environment(folder: Path, url: str, base: str) -> dict[str, str]:
 
 
 def _principals(server: Server, systems: int) -> None:
-    app = create_app(settings(server.database_url, Path(server.env["NRM_KEYRING"]), BASE_URL=server.base))
-    try:
-        with app.app_context():
-            server.auditor = create_user("auditor", create_agency(kind="authority"))
-            server.systems = [create_client(create_agency()) for _ in range(systems)]
-    finally:
-        dispose(app)
+    with server.beside():
+        server.auditor = create_user("auditor", create_agency(kind="authority"))
+        server.systems = [create_client(create_agency()) for _ in range(systems)]
 
 
 def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:

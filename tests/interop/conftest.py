@@ -6,13 +6,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from nrm_api import create_app
-from tests.conftest import create_agency, create_client, dispose, settings
+from tests.conftest import create_agency, create_client
 from tests.serving import Server, serve
 
 #: How long a webhook may take to arrive (the deliverer polls every fraction of a second here).
@@ -66,13 +64,9 @@ class Interop:
 
 def _authority(server: Server) -> tuple[str, str, dict[str, str]]:
     """An authority agency and its system: (agency id, client id, private JWK)."""
-    app = create_app(settings(server.database_url, Path(server.env["NRM_KEYRING"]), BASE_URL=server.base))
-    try:
-        with app.app_context():
-            agency = create_agency(kind="authority")
-            return (agency, *create_client(agency))
-    finally:
-        dispose(app)
+    with server.beside():
+        agency = create_agency(kind="authority")
+        return (agency, *create_client(agency))
 
 
 @pytest.fixture(scope="package")
