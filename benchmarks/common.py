@@ -7,19 +7,16 @@ import os
 import secrets
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from nrm_api import create_app
 from nrm_api.crypto.keyring import Keyring
-from nrm_api.migrate import upgrade
+from tests.databases import postgres_database as new_postgres_database
 
 SERVER = os.environ.get("NRM_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -36,20 +33,9 @@ def note(message: str) -> None:
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """A new, migrated PostgreSQL database, dropped afterwards."""
-    server = make_url(SERVER)
-    name = f"nrm_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
+    """A new, migrated PostgreSQL database, dropped afterwards (the tests' own helper)."""
+    with new_postgres_database(SERVER, "nrm_bench") as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @contextmanager

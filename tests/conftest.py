@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,8 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from nrm_api import create_app
 from nrm_api.accounts import admin
@@ -31,26 +29,15 @@ from nrm_api.crypto.jose import generate_private_jwk, public_half, sign_jwt
 from nrm_api.crypto.keyring import Keyring
 from nrm_api.crypto.passwords import totp_now
 from nrm_api.extensions import db, limiter
-from nrm_api.migrate import upgrade
+from tests.databases import database, postgres_server
 
 BASE_URL = "http://nrm.test"
 ROOT_DIR = Path(__file__).resolve().parents[1]
 
 
-def _postgres_url() -> str | None:
-    url = os.environ.get("NRM_TEST_DATABASE_URL")
-    if url:
-        return url
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=1).close()
-    except OSError:
-        return None
-    return "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-
-
 def _backends() -> list[str]:
     found = ["sqlite"]
-    if _postgres_url():
+    if postgres_server():
         found.append("postgresql")
     elif os.environ.get("NRM_TEST_REQUIRE_POSTGRES"):
         raise RuntimeError("NRM_TEST_REQUIRE_POSTGRES is set but PostgreSQL does not answer")
@@ -65,22 +52,8 @@ def keyring_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session", params=_backends())
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A new, migrated database for the session: a file for SQLite, a database on PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'nrm.db'}"
-        upgrade(url)
+    with database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
-        return
-    server = make_url(_postgres_url() or "")
-    name = f"nrm_test_{uuid.uuid4().hex[:12]}"
-    admin_engine = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin_engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin_engine.dispose()
 
 
 def settings(database_url: str, keyring_path: Path, **extra: Any) -> dict[str, Any]:

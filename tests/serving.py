@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,14 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from nrm_api import create_app
 from nrm_api.client import NrmClient
 from nrm_api.crypto.keyring import Keyring
-from nrm_api.migrate import upgrade
-from tests.conftest import _postgres_url, create_agency, create_client, create_user, dispose, settings
+from tests.conftest import create_agency, create_client, create_user, dispose, settings
+from tests.databases import database
 
 NRM_API = str(Path(sys.executable).with_name("nrm-api"))
 #: How long a server may take to answer /readyz (a loaded CI machine is slow, never this slow).
@@ -46,29 +43,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def database(backend: str, folder: Path) -> Iterator[str]:
-    """A new, migrated database of its own: a file for SQLite, a new database on PostgreSQL (dropped after)."""
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / 'nrm.db'}"
-        upgrade(url)
-        yield url
-        return
-    server = make_url(_postgres_url() or "")
-    name = f"nrm_serve_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = server.set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @dataclass
 class Server:
     """A running server and what its principals need to talk to it."""
@@ -79,6 +53,27 @@ class Server:
     stderr: Path
     auditor: dict[str, Any] = field(default_factory=dict)
     systems: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, workers: int = 2) -> None:
+        """Start `nrm-api serve` on the base URL's port and wait until it is ready (its stderr appended)."""
+        with self.stderr.open("ab") as stderr:
+            self.process = subprocess.Popen([NRM_API, "serve", "--port", self.base.rsplit(":", 1)[1],  # noqa: S603
+                                             "--workers", str(workers)],
+                                            env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
+        _wait_ready(self.process, self.base)
+
+    def stop(self) -> None:
+        """Stop the server if it runs (its database and keyring stay: it can start again)."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Run an `nrm-api` command against this server's instance."""
@@ -164,22 +159,13 @@ def serve(backend: str, folder: Path, *, workers: int = 2, systems: int = 2,
 
     ``extra_env`` gives more ``NRM_*`` settings from the new database's URL (e.g. other logins to it).
     """
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with database(backend, folder) as url:
+    base = f"http://127.0.0.1:{free_port()}"
+    with database(backend, folder, "nrm_serve") as url:
         server = Server(base, url, _environment(folder, url, base), folder / "server.stderr")
         server.env.update(extra_env(url) if extra_env else {})
         _principals(server, systems)
-        with server.stderr.open("wb") as stderr:
-            process = subprocess.Popen([NRM_API, "serve", "--port", str(port), "--workers", str(workers)],  # noqa: S603
-                                       env=server.env, stdout=subprocess.DEVNULL, stderr=stderr)
-            try:
-                _wait_ready(process, base)
-                yield server
-            finally:
-                process.terminate()
-                try:
-                    process.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait(timeout=10)
+        try:
+            server.start(workers)
+            yield server
+        finally:
+            server.stop()

@@ -7,14 +7,9 @@ restart. Each backend gets its own database, keyring and instance folder; every 
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,143 +19,48 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from nrm_api import create_app
 from nrm_api.cli import main
-from nrm_api.client import NrmClient, NrmError
+from nrm_api.client import NrmError
 from nrm_api.crypto.keyring import Keyring
 from nrm_api.errors import ConflictError
 from nrm_api.extensions import db
 from nrm_api.forms import keys, sealing
 from nrm_api.forms.models import FormDraft, FormKey
-from nrm_api.migrate import upgrade
 from tests.conftest import (
     OPERATOR,
     _backends,
-    _postgres_url,
     create_agency,
-    create_client,
     dispose,
     last_event,
     settings,
 )
+from tests.databases import database
 from tests.forms.helpers import adult, agency
+from tests.serving import Server, serve
 
-NRM_API = str(Path(sys.executable).with_name("nrm-api"))
 SUBMITTERS = 4
 MAX_FORMS = 400
 #: Each submitter's pause between two forms: enough forms in every step, not so many that the cap ends it.
 PAUSE_SECONDS = 0.25
 PHASE_SECONDS = 30.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Instance:
-    """A service of its own: folder, keyring, database, one agency system, and the server's environment."""
-
-    folder: Path
-    env: dict[str, str]
-    base_url: str
-    client_id: str
-    private_jwk: dict[str, str]
-    server: subprocess.Popen[bytes] | None = None
-    logs: list[Path] = field(default_factory=list)
-
-    @property
-    def keyring(self) -> Path:
-        return Path(self.env["NRM_KEYRING"])
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([NRM_API, *args], env=self.env, capture_output=True, text=True, timeout=120,
-                              check=False)
-
-    def start(self) -> None:
-        log = self.folder / f"server-{len(self.logs)}.log"
-        self.logs.append(log)
-        with log.open("wb") as output:
-            self.server = subprocess.Popen([NRM_API, "serve", "--port", self.base_url.rsplit(":", 1)[1],
-                                            "--workers", "3"], env=self.env, stdout=output, stderr=output)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.server.poll() is not None:
-                raise AssertionError(f"the server exited: {log.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{self.base_url}/readyz", timeout=1).close()  # noqa: S310 - loopback
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError("the server did not become ready within 60 s")
-
-    def stop(self) -> None:
-        if self.server is None:
-            return
-        self.server.terminate()
-        try:
-            self.server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.server.kill()
-            self.server.wait(timeout=10)
-        self.server = None
-
-    def sdk(self) -> NrmClient:
-        return NrmClient(self.base_url, self.client_id, self.private_jwk)
-
-
-def _database(backend: str, folder: Path) -> Iterator[str]:
-    """A new, migrated database of the instance's own."""
-    if backend == "sqlite":
-        url = f"sqlite:///{folder / 'nrm.db'}"
-        upgrade(url)
-        yield url
-        return
-    server = make_url(_postgres_url() or "")
-    name = f"nrm_rotation_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+WORKERS = 3
 
 
 @pytest.fixture(params=_backends())
-def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Instance]:
-    """A served instance on its own free port; the server is always stopped."""
-    ring = Keyring.create(tmp_path / "keyring.json")
-    base_url = f"http://127.0.0.1:{_free_port()}"
-    for url in _database(request.param, tmp_path):
-        app = create_app(settings(url, ring.path, BASE_URL=base_url))
-        with app.app_context():
-            client_id, private = create_client(create_agency())
-        dispose(app)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NRM_")}
-        env.update({"NRM_SECRET_KEY": secrets.token_urlsafe(32), "NRM_KEYRING": str(ring.path),
-                    "NRM_DATABASE_URL": url, "NRM_BASE_URL": base_url, "NRM_INSTANCE_PATH": str(tmp_path)})
-        served = Instance(tmp_path, env, base_url, client_id, private)
-        try:
-            yield served
-        finally:
-            served.stop()
+def instance(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+    """A served instance with one agency system, on its own free port; the server is always stopped."""
+    with serve(request.param, tmp_path, workers=WORKERS, systems=1) as server:
+        yield server
 
 
 @dataclass
 class Submitters:
     """Threads submitting forms until told to stop, or until the cap or the deadline."""
 
-    instance: Instance
+    instance: Server
     acknowledged: dict[str, dict[str, Any]] = field(default_factory=dict)
     refused: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -205,14 +105,13 @@ class Submitters:
             time.sleep(0.05)
 
 
-def _all_decrypt(instance: Instance, forms: dict[str, dict[str, Any]]) -> None:
+def _all_decrypt(instance: Server, forms: dict[str, dict[str, Any]]) -> None:
     sdk = instance.sdk()
     for form_id, document in forms.items():
         assert sdk.read_form(form_id)["document"] == document, form_id
 
 
-def test_forms_acknowledged_while_keys_rotate_decrypt_after_and_after_a_restart(instance: Instance) -> None:
-    instance.start()
+def test_forms_acknowledged_while_keys_rotate_decrypt_after_and_after_a_restart(instance: Server) -> None:
     marks = []
     with Submitters(instance) as submitters:
         submitters.wait_for(5)
@@ -226,11 +125,11 @@ def test_forms_acknowledged_while_keys_rotate_decrypt_after_and_after_a_restart(
             submitters.wait_for(8)
         marks.append(submitters.count())
     assert marks == sorted(set(marks)), (marks, submitters.refused[:5])  # forms went in between every two steps
-    assert Keyring.load(instance.keyring).kek_versions == [2]
+    assert Keyring.load(instance.env["NRM_KEYRING"]).kek_versions == [2]
     forms = dict(submitters.acknowledged)
     _all_decrypt(instance, forms)
     instance.stop()
-    instance.start()
+    instance.start(WORKERS)
     _all_decrypt(instance, forms)
 
 
@@ -265,7 +164,7 @@ def test_retire_refuses_naming_the_count_while_a_kek_wraps_stored_keys(app: Flas
 def fresh_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """The app on a database of its own, committing for real (two transactions must meet)."""
     ring = Keyring.create(tmp_path / "keyring.json")
-    for url in _database(request.param, tmp_path):
+    with database(request.param, tmp_path) as url:
         app = create_app(settings(url, ring.path))
         try:
             yield app
