@@ -11,9 +11,10 @@ import yaml
 from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 
+from nrm_api import create_app
 from nrm_api.agencies.schemas import ServiceSchema
 from nrm_api.forms.document import StatisticsSchema
-from tests.conftest import bearer, create_user, login_token
+from tests.conftest import bearer, create_user, dispose, login_token, settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text(encoding="utf-8"))
@@ -127,3 +128,29 @@ def test_the_client_credentials_scheme_is_declared() -> None:
     scheme = SPEC["components"]["securitySchemes"]["clientCredentials"]
     assert scheme["flows"]["clientCredentials"]["tokenUrl"] == "/api/v1/auth/token"
     assert {"clientCredentials": []} in _operation("get", "/agencies")["security"]
+
+
+@pytest.mark.parametrize(("path", "schema"), [("/.well-known/jwks.json", "Jwks"),
+                                              ("/.well-known/oauth-authorization-server", "AuthorizationServer"),
+                                              ("/healthz", "Liveness"), ("/readyz", "Readiness")])
+def test_discovery_and_the_probes_are_operations_of_the_contract(client: FlaskClient, path: str,
+                                                                 schema: str) -> None:
+    declared = SPEC["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert declared == {"$ref": f"#/components/schemas/{schema}"}
+    assert "security" not in SPEC["paths"][path]["get"]
+    answer = client.get(path)
+    assert answer.status_code == 200
+    rooted = {"$ref": f"#/components/schemas/{schema}", "components": SPEC["components"]}
+    assert not list(Draft202012Validator(rooted).iter_errors(answer.get_json()))
+
+
+def test_not_ready_is_a_declared_503_of_the_same_shape(tmp_path: Path, keyring_path: Path) -> None:
+    app = create_app(settings(f"sqlite:///{tmp_path / 'no-such-folder' / 'nrm.db'}", keyring_path))
+    try:
+        answer = app.test_client().get("/readyz")
+    finally:
+        dispose(app)
+    assert answer.status_code == 503
+    assert answer.get_json() == {"status": "not ready", "checks": {"database": False, "keyring": True}}
+    declared = SPEC["paths"]["/readyz"]["get"]["responses"]["503"]["content"]["application/json"]["schema"]
+    assert declared == {"$ref": "#/components/schemas/Readiness"}
