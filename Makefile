@@ -9,7 +9,11 @@ UI_STAMP := node_modules/.installed-$(shell cat package-lock.json | sha256sum | 
 INTEROP := tests/interop/node
 INTEROP_STAMP := $(INTEROP)/node_modules/.installed-$(shell cat $(INTEROP)/package-lock.json | sha256sum | cut -c1-12)
 
-.PHONY: run test bench openapi clean system-packages
+# the web form's message catalogs (nrm_api/web/translations/<lang>/LC_MESSAGES/messages.po), compiled for run and test
+WEB_T := nrm_api/web/translations
+WEB_MO := $(patsubst %.po,%.mo,$(wildcard $(WEB_T)/*/LC_MESSAGES/messages.po))
+
+.PHONY: run test bench openapi clean system-packages translations messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +36,21 @@ $(INTEROP_STAMP): $(INTEROP)/package-lock.json | $(UI_STAMP)
 	cd $(INTEROP) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
+## make translations: compile the web form's catalogs (.po, committed) into .mo (ignored by git)
+translations: $(WEB_MO)
+
+$(WEB_T)/%/LC_MESSAGES/messages.mo: $(WEB_T)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile -l $* -i $< -o $@
+
+## make messages: after adding strings to pages or templates, extract them and update every catalog
+## (then fill msgstr in ru and be; tests/web/test_translations.py fails for any left empty or fuzzy)
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F nrm_api/web/babel.cfg -k lazy_gettext --no-location --sort-output --width 120 \
+	  --project nrm-api -o $(WEB_T)/messages.pot nrm_api/web
+	$(BIN)/pybabel update -i $(WEB_T)/messages.pot -d $(WEB_T) --no-fuzzy-matching --width 120 --ignore-obsolete
+
 ## make run: set up the embedded demo (SQLite, local keyring, seeded network) and serve it
-run: $(STAMP) $(UI_STAMP)
+run: $(STAMP) $(UI_STAMP) translations
 	$(BIN)/nrm-api demo setup
 	set -a && . instance/demo.env && set +a && exec $(BIN)/nrm-api serve --host 127.0.0.1 --port 8000
 
@@ -50,7 +67,7 @@ system-packages:
 
 ## make test: lint, type-check and run the whole suite (PostgreSQL when it answers, and SQLite);
 ## here the browser test may not skip: everything it needs was installed above
-test: system-packages $(STAMP) $(UI_STAMP) $(INTEROP_STAMP)
+test: system-packages $(STAMP) $(UI_STAMP) $(INTEROP_STAMP) translations
 	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
 	$(BIN)/lint-imports

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import boundary, config, http
+from . import boundary, config, http, web
 from .accounts import tokens
 from .accounts.service import OAuthError
 from .audit import events as audit_events
@@ -22,7 +22,7 @@ from .worker import Worker
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Create the app from ``NRM_*`` settings (``overrides`` on top, for tests)."""
-    app = Flask(__name__, instance_relative_config=False)
+    app = Flask(__name__, instance_relative_config=False, static_folder=None)  # the web form serves its own
     app.config.update(config.settings(overrides))
     app.config.update(OPENAPI_SETTINGS)
     app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
@@ -44,6 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     boundary.init_app(app)
     http.init_app(app)
     _register(app, api)
+    web.init_app(app)
     return app
 
 

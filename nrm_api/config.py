@@ -58,7 +58,16 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_ALLOW_PRIVATE": env.get("NRM_WEBHOOK_ALLOW_PRIVATE", "").lower() in ("1", "true", "yes"),
         #: How long a deliverer holds a webhook it is sending before another may take it.
         "WEBHOOK_LEASE_SECONDS": int(env.get("NRM_WEBHOOK_LEASE_SECONDS", "120")),
+        #: The web form's cookies carry ``Secure`` (sent over https only); by default when NRM_BASE_URL is https.
+        "WEB_COOKIE_SECURE": _flag(env.get("NRM_WEB_COOKIE_SECURE"), base_url.startswith("https://")),
     }
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    """A yes/no setting: ``1``/``true``/``yes`` or ``0``/``false``/``no``; unset is ``default``."""
+    if value is None or value == "":
+        return default
+    return value.lower() in ("1", "true", "yes")
 
 
 def validate(config: Mapping[str, Any]) -> None:

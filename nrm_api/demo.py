@@ -131,7 +131,7 @@ def seed(folder: Path) -> dict[str, Any]:
 
 
 def _print_accounts(accounts: dict[str, Any], folder: Path) -> None:
-    click.echo("\nnrm-api demo network — http://127.0.0.1:8000  (API docs: /api/docs)\n")
+    click.echo("\nnrm-api demo network — web form: http://127.0.0.1:8000/  (API docs: /api/docs)\n")
     click.echo(f"{'username':28} {'password':20} {'agency':15} role")
     for user in accounts["users"]:
         click.echo(f"{user['username']:28} {user['password']:20} {user['agency']:15} {user['role']}")
@@ -148,6 +148,9 @@ def _print_accounts(accounts: dict[str, Any], folder: Path) -> None:
         "       -d client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer \\\n"
         "       -d client_assertion=$(.venv/bin/nrm-api demo assertion moi-system)\n"
         "Then: curl -s http://127.0.0.1:8000/api/v1/agencies -H \"Authorization: Bearer $TOKEN\"\n"
+        "\nIn a browser: http://127.0.0.1:8000/login — username and password from the table above; the first\n"
+        "sign-in sets up an authenticator app (a QR code, and the key as text). Without a phone:\n"
+        f"  .venv/bin/nrm-api demo otp {user['username']}     # prints the account's current 6-digit code\n"
     )
 
 
@@ -166,3 +169,24 @@ def assertion(client_id: str, audience: str) -> None:
     claims = {"iss": client_id, "sub": client_id, "aud": audience, "jti": str(uuid.uuid4()),
               "iat": now, "exp": now + 120}
     click.echo(sign_jwt(claims, key, {"alg": "Ed25519", "typ": "client-authentication+jwt", "kid": key["kid"]}))
+
+
+@demo_cli.command("otp", with_appcontext=False)
+@click.argument("username")
+def otp(username: str) -> None:
+    """Print a demo person's current TOTP code (for signing in on the web form without a phone)."""
+    from . import create_app
+    from .accounts.credentials import current_code
+    from .errors import DomainError
+    from .worker import ONE_SHOT
+
+    instance = _instance()
+    if not (instance / "demo.env").exists():
+        raise click.ClickException(f"no demo in {instance}: run `make run` (or `nrm-api demo setup`) first")
+    ensure_environment(instance)
+    app = create_app(ONE_SHOT)
+    with app.app_context():
+        try:
+            click.echo(current_code(Actor.operator(), username))
+        except DomainError as error:
+            raise click.ClickException(error.detail) from None

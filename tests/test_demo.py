@@ -139,3 +139,33 @@ def test_the_server_refuses_to_start_without_its_secrets(tmp_path: Path) -> None
     assert result.returncode != 0
     assert "NRM_SECRET_KEY" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_demo_person_signs_in_on_the_web_form_with_demo_otp(demo: tuple[Path, str]) -> None:
+    from tests.web.support import Http
+
+    instance, base = demo
+    accounts = json.loads((instance / "demo" / "accounts.json").read_text())
+    user = next(u for u in accounts["users"] if u["username"] == "shelter-minsk-caseworker")
+
+    def code() -> str:
+        return subprocess.run([NRM_API, "demo", "otp", user["username"]], env=_env(instance), capture_output=True,
+                              text=True, check=True, timeout=60).stdout.strip()
+
+    not_yet = subprocess.run([NRM_API, "demo", "otp", user["username"]], env=_env(instance), capture_output=True,
+                             text=True, timeout=60)
+    assert not_yet.returncode != 0 and "sign in on the web form first" in not_yet.stderr
+    http = Http(base)
+    first = http.submit("/login", {"username": user["username"], "password": user["password"]})
+    assert first.status == 303 and (first.location or "").startswith("/account/totp")
+    enrol = http.get("/account/totp")
+    assert enrol.status == 200 and "<svg" in enrol.text
+    done = http.post("/account/totp", {"otp": code(), "csrf_token": enrol.csrf()})
+    assert done.status == 303 and http.get("/account").status == 200
+    http.submit("/logout", {}, page="/account")
+    again = Http(base)
+    step = again.submit("/login", {"username": user["username"], "password": user["password"]})
+    assert step.location == "/login"
+    time.sleep(30.5 - time.time() % 30)  # the enrolment used this 30-second step's code: a code is good once
+    signed = again.submit("/login", {"otp": code()})
+    assert signed.status == 303 and again.get("/account").status == 200

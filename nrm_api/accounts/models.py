@@ -126,5 +126,26 @@ class LoginThrottle(Base):
     updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class WebSession(Base):
+    """A person signed in with a browser (the web form). The cookie holds a secret; its SHA-256 is the id.
+
+    Ending it (sign-out) is final: the row says so, whatever copies of the cookie exist. It is live
+    while its user's token version is the one it was opened under, for at most 15 idle minutes and
+    8 hours in all (``accounts.sessions``).
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    ended_at: Mapped[datetime | None]
+    #: A TOTP secret being enrolled, sealed by the keyring; cleared once the person confirms a code.
+    totp_pending: Mapped[bytes | None] = mapped_column(LargeBinary)
+    user: Mapped[User] = relationship()
+
+
 __all__ = ["ROLES", "USER_ROLES", "Client", "ClientKey", "LoginThrottle", "RevokedToken", "UsedAssertion",
-           "UsedSignature", "User"]
+           "UsedSignature", "User", "WebSession"]

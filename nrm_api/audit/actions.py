@@ -10,6 +10,10 @@ class AuditAction(StrEnum):
 
     AUTH_TOKEN = "auth:token"  # noqa: S105 - an action name
     AUTH_LOGIN = "auth:login"
+    AUTH_LOGOUT = "auth:logout"
+    USER_TOTP_ENROL = "user:totp-enrol"
+    USER_PASSWORD_CHANGE = "user:password-change"  # noqa: S105 - an action name
+    USER_TOTP_SHOW = "user:totp-show"
     CLIENT_CREATE = "client:create"
     CLIENT_KEY_ADD = "client:key-add"
     CLIENT_KEY_REVOKE = "client:key-revoke"
