@@ -45,7 +45,7 @@ $(WEB_T)/%/LC_MESSAGES/messages.mo: $(WEB_T)/%/LC_MESSAGES/messages.po | $(STAMP
 ## make messages: after adding strings to pages or templates, extract them and update every catalog
 ## (then fill msgstr in ru and be; tests/web/test_translations.py fails for any left empty or fuzzy)
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F nrm_api/web/babel.cfg -k lazy_gettext --no-location --sort-output --width 120 \
+	$(BIN)/pybabel extract -F nrm_api/web/babel.cfg -k lazy_gettext -k N_ --no-location --sort-output --width 120 \
 	  --project nrm-api -o $(WEB_T)/messages.pot nrm_api/web
 	$(BIN)/pybabel update -i $(WEB_T)/messages.pot -d $(WEB_T) --no-fuzzy-matching --width 120 --ignore-obsolete
 

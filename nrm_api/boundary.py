@@ -59,7 +59,7 @@ def _too_many(wait: int) -> Response:
 
 def is_page_request() -> bool:
     """Whether the request is for a page of the web form (its Blueprint, or no route outside the API's)."""
-    if request.blueprint == "web":
+    if request.blueprint and request.blueprint in current_app.extensions.get("nrm_page_blueprints", ()):
         return True
     return request.url_rule is None and not request.path.startswith(("/api/", "/.well-known/"))
 
@@ -117,9 +117,10 @@ def handle_unexpected(error: Exception) -> Response:
     return page(500, error) if page is not None else answer
 
 
-def answer_pages_with(app: Flask, answer: PageAnswer) -> None:
-    """Let the web form answer the refusals of its pages (audited here all the same)."""
+def answer_pages_with(app: Flask, answer: PageAnswer, blueprint: str) -> None:
+    """Let the web form answer the refusals of the pages of ``blueprint`` (audited here all the same)."""
     app.extensions["nrm_page_answer"] = answer
+    app.extensions.setdefault("nrm_page_blueprints", set()).add(blueprint)
 
 
 def init_app(app: Flask) -> None:

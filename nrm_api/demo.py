@@ -17,10 +17,24 @@ from typing import Any
 
 import click
 
+from .audit.actions import AuditAction
 from .audit.actor import Actor
 from .cli_refusals import Commands
 
-demo_cli = Commands("demo", help="The demo network (embedded SQLite, local keyring).")
+
+def _demo_settings() -> None:
+    """Run from a shell with no settings (after ``make run``), the demo's commands use ``instance/demo.env``."""
+    from flask.cli import ScriptInfo
+
+    from .cli import _app
+
+    info = click.get_current_context().find_object(ScriptInfo)
+    own_cli = info is not None and info.create_app is _app  # not a test's app, nor one already configured
+    if own_cli and not os.environ.get("NRM_SECRET_KEY") and (_instance() / "demo.env").exists():
+        ensure_environment(_instance())
+
+
+demo_cli = Commands("demo", help="The demo network (embedded SQLite, local keyring).", callback=_demo_settings)
 
 AGENCIES: list[dict[str, Any]] = [
     {"agency_id": "moi", "kind": "authority", "name_en": "Ministry of the Interior of the Republic of Belarus",
@@ -171,22 +185,10 @@ def assertion(client_id: str, audience: str) -> None:
     click.echo(sign_jwt(claims, key, {"alg": "Ed25519", "typ": "client-authentication+jwt", "kid": key["kid"]}))
 
 
-@demo_cli.command("otp", with_appcontext=False)
+@demo_cli.command("otp", action=AuditAction.USER_TOTP_SHOW)
 @click.argument("username")
 def otp(username: str) -> None:
     """Print a demo person's current TOTP code (for signing in on the web form without a phone)."""
-    from . import create_app
     from .accounts.credentials import current_code
-    from .errors import DomainError
-    from .worker import ONE_SHOT
 
-    instance = _instance()
-    if not (instance / "demo.env").exists():
-        raise click.ClickException(f"no demo in {instance}: run `make run` (or `nrm-api demo setup`) first")
-    ensure_environment(instance)
-    app = create_app(ONE_SHOT)
-    with app.app_context():
-        try:
-            click.echo(current_code(Actor.operator(), username))
-        except DomainError as error:
-            raise click.ClickException(error.detail) from None
+    click.echo(current_code(Actor.operator(), username))

@@ -66,6 +66,7 @@ ROWS: dict[str, Refusal] = {
     "user add": Refusal(lambda _: ["user", "add", "Bad Id!", "--agency", create_agency(), "--role", "caseworker",
                                    "--password-stdin"], "a username is", "user:create", "validation_failed",
                         stdin="correct horse battery staple\n"),
+    "demo otp": Refusal(lambda _: ["demo", "otp", "no-such-user"], "no user", "user:totp-show", "not_found"),
     "user disable": Refusal(lambda _: ["user", "disable", "no-such-user"], "no user", "user:disable", "not_found"),
     "tokens revoke": Refusal(lambda _: ["tokens", "revoke", "--principal", "nobody"], "a principal is",
                              "tokens:revoke", "validation_failed"),

@@ -84,7 +84,7 @@ def current_code(actor: Actor, username: str) -> str:
     """
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFoundError(f"no user {username!r}", resource=f"user:{username}")
+        raise NotFoundError(f"no user {username!r}", resource=f"user:{username}", action=AuditAction.USER_TOTP_SHOW)
     sealed, context = user.totp_sealed, _context(user)
     if sealed is None:
         sealed = db.session.scalar(select(WebSession.totp_pending).where(
@@ -93,7 +93,7 @@ def current_code(actor: Actor, username: str) -> str:
         context = _pending_context(user)
     if sealed is None:
         raise NotFoundError(f"{username!r} has no TOTP secret yet: sign in on the web form first, it enrols there",
-                            resource=f"user:{username}", reason="totp_not_enrolled")
+                            resource=f"user:{username}", reason="totp_not_enrolled", action=AuditAction.USER_TOTP_SHOW)
     code = totp_now(keyring().unseal(sealed, context).decode())
     audit.record(actor, AuditAction.USER_TOTP_SHOW, "allowed", resource=f"user:{username}")
     db.session.commit()

@@ -41,4 +41,4 @@ def init_app(app: Flask) -> None:
         importlib.import_module(f"{__name__}.pages.{module.name}")
     app.register_blueprint(bp)
     assert frame.NAVIGATION  # noqa: S101 - imported for its hooks on ``bp``
-    boundary.answer_pages_with(app, refusals.answer)
+    boundary.answer_pages_with(app, refusals.answer, bp.name)

@@ -12,12 +12,12 @@ from typing import Any
 
 from flask import current_app, g, request, session
 from flask.wrappers import Response
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import LazyString, gettext, lazy_gettext, refresh
 
 from ..agencies.service import require_agency
 from . import headers, i18n
 from .blueprint import bp
-from .guard import NOTICE, check_csrf, load_session, signed_in_user
+from .guard import NOTICES, check_csrf, load_session, signed_in_user
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,15 @@ def routed(path: str) -> bool:
     return str(endpoint).startswith("web.")
 
 
+#: What one page keeps in ``g``; an app context held across requests (tests) must not lend it to the next.
+_PER_REQUEST = ("csrf_token", "web_session", "lang", "lang_chosen", "actor")
+
+
 @bp.before_request
 def _before() -> None:
+    for key in _PER_REQUEST:
+        g.pop(key, None)
+    refresh()  # Flask-Babel's locale cached in the context, likewise
     i18n.choose()
     if request.endpoint == "web.static":
         return
@@ -96,13 +103,13 @@ def _layout() -> dict[str, Any]:
     if user is not None:
         nav = [{"url": item.path, "label": item.label, "current": request.path == item.path}
                for item in NAVIGATION if user.role in item.roles and routed(item.path)]
-    notice = session.pop(NOTICE, None) if request.method == "GET" else None
+    notices = [gettext(msgid) for msgid in session.pop(NOTICES, [])] if request.method == "GET" else []
     return {
         "web_user": user,
         "web_agency": _agency_name(user.agency_id) if user is not None else None,
         "web_role": ROLE_LABELS.get(user.role) if user is not None else None,
         "nav": nav,
-        "notices": [notice] if notice else [],
+        "notices": notices,
         "current_lang": lang,
         "languages": [(code, i18n.NAMES[code], i18n.url_in(code)) for code in i18n.LANGUAGES],
     }

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 from flask import g, request, session, url_for
 from flask.wrappers import Response
-from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import MultiDict
 
@@ -36,7 +35,7 @@ View = TypeVar("View", bound=Callable[..., Any])
 #: ``rescue(actor, form, **view_args)``: keep what an expired session's POST carried (a draft step).
 Rescue = Callable[..., None]
 SECRET = "sid"  # noqa: S105 - the session key naming the secret, not one
-NOTICE = "notice"
+NOTICES = "notices"
 #: The longest ``next`` kept; a longer one is no address of ours.
 MAX_NEXT = 2000
 
@@ -45,6 +44,16 @@ class CsrfRefused(DomainError):
     """A POST without its CSRF token, or with a wrong one: changes nothing."""
 
     status, slug, title = 400, "csrf-refused", "Bad Request"
+
+
+def N_(message: str) -> str:  # noqa: N802 - gettext's name for a string marked, translated later
+    """Mark ``message`` for the catalogs (``make messages`` extracts ``N_``); ``notify`` translates it when shown."""
+    return message
+
+
+def notify(*messages: str) -> None:
+    """One-time notices for the next page (after a 303), each an ``N_``-marked msgid, shown in its language."""
+    session[NOTICES] = [*session.get(NOTICES, []), *messages]
 
 
 def load_session() -> None:
@@ -173,23 +182,23 @@ class _TooMany(DomainError):
 def _expired(found: sessions.Found, rescue: Rescue | None, view_args: dict[str, Any]) -> Response:
     """End a session past its limits; keep what its POST carried; ask the person to sign in again."""
     actor = actor_of(found.user)
-    notice = gettext("Your session ended after 15 minutes without activity. Sign in again to go on.")
+    notices = [N_("Your session ended after 15 minutes without activity. Sign in again to go on.")]
     if found.state == sessions.EXPIRED:
-        notice = gettext("Your session ended after 8 hours. Sign in again to go on.")
+        notices = [N_("Your session ended after 8 hours. Sign in again to go on.")]
     if request.method == "POST" and rescue is not None:
         form = MultiDict(request.form)
         form.pop("csrf_token", None)
         try:
             rescue(actor, form, **view_args)
-            notice += " " + gettext("What you typed was saved as a draft.")
+            notices.append(N_("What you typed was saved as a draft."))
         except DomainError as error:
             g.actor = actor
             boundary.audit_refusal(error.reason, resource=error.resource, action=error.action, outcome=error.outcome)
-            notice += " " + gettext("What you typed could not be saved.")
+            notices.append(N_("What you typed could not be saved."))
     sessions.end_idle(found)
     g.actor = actor
     boundary.audit_refusal(f"session_{found.state}", resource=f"path:{request.path[:190]}",
                            action=AuditAction.REQUEST_AUTHENTICATE)
     session.clear()
-    session[NOTICE] = notice
+    notify(*notices)
     return see_other(login_url(here()))

@@ -168,11 +168,15 @@ class Http:
         """The value of a cookie the server set."""
         return next((cookie.value for cookie in self.jar if cookie.name == name), None)
 
-    def sign_in(self, user: dict[str, Any]) -> Answer:
-        """Sign in through /login (password, then the code when enrolled); the last answer (a 303)."""
+    def sign_in(self, user: dict[str, Any], *, at: float | None = None) -> Answer:
+        """Sign in through /login (password, then the code when enrolled); the last answer (a 303).
+
+        ``at``: the moment whose code to send (``time.time() + 30``, the next step's, is accepted too: a
+        second sign-in of one account within 30 seconds needs it, since a code is good once).
+        """
         answer = self.submit("/login", {"username": user["username"], "password": user["password"]})
         if user.get("secret") and answer.status == 303 and answer.location and "/login" in answer.location:
-            answer = self.submit("/login", {"otp": totp_now(user["secret"])})
+            answer = self.submit("/login", {"otp": totp_now(user["secret"], at)})
         return answer
 
 
@@ -198,8 +202,8 @@ def axe_check(page: Any) -> list[dict[str, Any]]:
 
     axe-core is evaluated in the page (``add_script_tag`` would be an inline script the CSP refuses).
 
-    It needs JavaScript in the page: on a page whose ``javascript_on`` is False (``page_nojs``) it opens the same address in a
-    JavaScript context of the same browser, with the same cookies, and checks that.
+    It needs JavaScript in the page: on a page whose ``javascript_on`` is False (``page_nojs``) it opens
+    the same address in a JavaScript context of the same browser, with the same cookies, and checks that.
     """
     if getattr(page, "javascript_on", True):
         return _run_axe(page)

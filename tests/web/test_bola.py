@@ -1,5 +1,4 @@
-"""The BOLA matrix of the pages, generated from the web Blueprint's route map (as tests/referrals/test_bola.py
-is for the API).
+"""The BOLA matrix of the pages, generated from the web Blueprint's route map (as the API's is).
 
 Every page with an object id × every role of a person × the caller's relation to the object (author,
 recipient, unrelated agency, recipient of a cancelled referral, recipient of a referral cancelled by

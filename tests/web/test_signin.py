@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -154,3 +155,26 @@ def _cookie(name: str, value: str) -> object:
 
     return http.cookiejar.Cookie(0, name, value, None, False, "127.0.0.1", False, False, "/", True, False, None,
                                  False, None, None, {})
+
+
+def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(web: WebServer) -> None:
+    user = web.add_user()
+    here, elsewhere = Http(web.base), Http(web.base)
+    here.sign_in(user)
+    elsewhere.sign_in(user, at=time.time() + 30)  # the next step's code: this step's is used up
+    assert elsewhere.get("/account").status == 200
+    short = here.submit("/account/password", {"current_password": user["password"], "new_password": "short",
+                                               "new_password_again": "short"})
+    assert short.status == 422 and 'href="#new_password"' in short.text
+    wrong = here.submit("/account/password", {"current_password": "not-it", "new_password": "a-new-long-password",
+                                               "new_password_again": "a-new-long-password"})
+    assert wrong.status == 422 and 'href="#current_password"' in wrong.text
+    assert web.events(actor=f"user:{user['username']}", action="user:password-change", reason="bad_password")
+    done = here.submit("/account/password", {"current_password": user["password"],
+                                              "new_password": "a-new-long-password",
+                                              "new_password_again": "a-new-long-password"})
+    assert done.status == 303 and here.get("/account").status == 200
+    assert elsewhere.get("/account").status == 303
+    assert web.events(actor=f"user:{user['username']}", action="user:password-change", outcome="allowed")
+    old = Http(web.base).submit("/login", {"username": user["username"], "password": user["password"]})
+    assert old.status == 422

@@ -15,7 +15,7 @@ from ...accounts.admin import MIN_PASSWORD_LENGTH
 from ...accounts.login import LoginRefused
 from ...errors import DomainError
 from ..blueprint import bp
-from ..guard import NOTICE, SECRET, current_actor, page, safe_next
+from ..guard import N_, SECRET, current_actor, notify, page, safe_next
 from ..replies import refused_form, render, see_other
 from .home import home_of
 
@@ -61,7 +61,7 @@ def account_totp() -> Response:
     except DomainError as error:
         return refused_form("totp.html", {"otp": gettext("The code does not match. Enter the code the app shows now.")},
                             error=error, **context)
-    session[NOTICE] = gettext("Your authenticator app is set up. Use its code each time you sign in.")
+    notify(N_("Your authenticator app is set up. Use its code each time you sign in."))
     return see_other(next_url)
 
 
@@ -90,5 +90,5 @@ def account_password() -> Response:
                             error=error)
     session.clear()
     session[SECRET] = sessions.open_session(user)
-    session[NOTICE] = gettext("Your password is changed. Your other sessions have ended.")
+    notify(N_("Your password is changed. Your other sessions have ended."))
     return see_other("/account")

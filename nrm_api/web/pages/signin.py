@@ -21,7 +21,7 @@ from ...accounts.limits import Throttled
 from ...accounts.login import CodeNeeded, LoginRefused, authenticate_code, authenticate_password
 from ...accounts.models import User
 from ..blueprint import bp
-from ..guard import NOTICE, SECRET, actor_of, login_url, open_page, safe_next, signed_in_user
+from ..guard import N_, SECRET, actor_of, login_url, notify, open_page, safe_next, signed_in_user
 from ..replies import refused_form, render, see_other
 from .home import home_of
 
@@ -126,5 +126,5 @@ def logout() -> Response:
         sessions.end(session.get(SECRET), actor_of(found.user))
     session.clear()
     if found is not None:
-        session[NOTICE] = gettext("You have signed out.")
+        notify(N_("You have signed out."))
     return see_other(login_url())
