@@ -34,7 +34,14 @@ OWN_ONLY = _row(ALLOW, 404, 404, 404, 404)
 EVERYONE = _row(ALLOW, ALLOW, ALLOW, ALLOW, ALLOW)
 
 #: (method, rule) → (object kind, expected by relation); the recipient is the Ministry (an authority).
-ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {}
+ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
+    # the agency admin's people (a person of the author's agency) and webhook deliveries: own agency only
+    ("POST", "/admin/users/<username>/disable"): ("user", OWN_ONLY),
+    ("POST", "/admin/users/<username>/totp-reset"): ("user", OWN_ONLY),
+    ("POST", "/admin/webhook/deliveries/<delivery_id>/retry"): ("delivery", OWN_ONLY),  # not dead: 409, nothing changes
+    # an auditor reads any form's access log, whichever agency's it is
+    ("GET", "/audit/forms/<form_id>"): ("form", EVERYONE),
+}
 #: rule → the form a POST of the matrix sends (besides its CSRF token).
 BODIES: dict[str, dict[str, Any]] = {}
 #: Path parameters that are no object (a draft's step name, …) → the value the matrix puts there.
@@ -97,6 +104,7 @@ def test_the_page_bola_matrix(app: Flask, client: FlaskClient) -> None:
         assert _page_routes(app) == set()  # nothing to check yet: no page has an object id
         return
     world = _world(client)
+    world.objects["user"] = dict.fromkeys(RELATIONS, create_user("caseworker", world.agencies["author"])["username"])
     browsers = {(relation, role): sign_in(app, create_user(role, world.agencies[relation], totp=True))
                 for relation in RELATIONS for role in USER_ROLES}
     checked = []
