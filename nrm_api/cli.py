@@ -9,22 +9,12 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import FlaskGroup
 
+from .cli_app import command_line_app
 from .cli_refusals import AuditedCommand, Commands
-from .config import ConfigError
 from .crypto.errors import KeyringError
-
-
-def _app() -> Flask:
-    from . import create_app
-    from .worker import ONE_SHOT
-
-    try:
-        return create_app(ONE_SHOT)
-    except (ConfigError, KeyringError) as error:
-        raise click.ClickException(str(error)) from None
 
 
 class _Group(FlaskGroup):
@@ -41,7 +31,7 @@ class _Group(FlaskGroup):
         return click.Group.get_command(self, ctx, name)
 
 
-@click.group(cls=_Group, create_app=_app, add_default_commands=False, add_version_option=False,
+@click.group(cls=_Group, create_app=command_line_app, add_default_commands=False, add_version_option=False,
              load_dotenv=False, set_debug_flag=False)
 def main() -> None:
     """Operate nrm-api: database, directory, principals, keys, OpenAPI and the server."""
@@ -80,17 +70,17 @@ def keys_init() -> None:
 @click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True)
 def openapi_write(check: bool, root: Path) -> None:
     """Regenerate openapi.yaml and schemas/ (or check them with --check)."""
-    from . import openapi
+    from . import create_app, openapi
 
     if check:
-        stale = openapi.drift(root)
+        stale = openapi.drift(root, create_app)
         if stale:
             raise click.ClickException(
                 f"generated files drift from the code: {', '.join(stale)}; run `nrm-api openapi write`"
             )
         click.echo("openapi.yaml and schemas/ match the code")
         return
-    for path in openapi.write(root):
+    for path in openapi.write(root, create_app):
         click.echo(f"wrote {path}")
 
 
@@ -103,7 +93,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the API with gunicorn (threaded workers), behind a buffering reverse proxy in production."""
     from .serve import run
 
-    _app()  # fail here, with a clear message, if the configuration is incomplete
+    command_line_app()  # fail here, with a clear message, if the configuration is incomplete
     run(host, port, workers, threads)
 
 

@@ -26,10 +26,10 @@ def _demo_settings() -> None:
     """Run from a shell with no settings (after ``make run``), the demo's commands use ``instance/demo.env``."""
     from flask.cli import ScriptInfo
 
-    from .cli import _app
+    from .cli_app import command_line_app
 
     info = click.get_current_context().find_object(ScriptInfo)
-    own_cli = info is not None and info.create_app is _app  # not a test's app, nor one already configured
+    own_cli = info is not None and info.create_app is command_line_app  # not a test's app, nor one already configured
     if own_cli and not os.environ.get("NRM_SECRET_KEY") and (_instance() / "demo.env").exists():
         ensure_environment(_instance())
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,12 @@ def _relink(node: Any) -> Any:
     return node
 
 
-def generated_files() -> dict[str, str]:
+#: How the app is made (``nrm_api.create_app``): passed in by the door, so the wiring may use this module's settings.
+AppFactory = Callable[[dict[str, Any]], Flask]
+
+
+def generated_files(create_app: AppFactory) -> dict[str, str]:
     """Render the files from an app built on a throwaway keyring and an in-memory database."""
-    from . import create_app
     from .crypto.keyring import Keyring
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -119,9 +123,9 @@ def generated_files() -> dict[str, str]:
         return render(document(app))
 
 
-def drift(root: Path) -> list[str]:
+def drift(root: Path, create_app: AppFactory) -> list[str]:
     """The generated files that differ from what the code generates now."""
-    files = generated_files()
+    files = generated_files(create_app)
     stale = [path for path, text in files.items()
              if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text]
     wanted = set(files)
@@ -130,9 +134,9 @@ def drift(root: Path) -> list[str]:
     return sorted(stale + extra)
 
 
-def write(root: Path) -> list[str]:
+def write(root: Path, create_app: AppFactory) -> list[str]:
     """Regenerate ``openapi.yaml`` and ``schemas/`` under ``root``; return what was written."""
-    files = generated_files()
+    files = generated_files(create_app)
     (root / "schemas" / "examples").mkdir(parents=True, exist_ok=True)
     for stale in (root / "schemas").rglob("*.json"):
         if str(stale.relative_to(root)) not in files:

@@ -14,7 +14,8 @@ from flask import Response, request
 from flask_smorest.utils import get_appcontext
 
 from .crypto.canonical import canonical
-from .crypto.jws import RESPONSE_TYPE, sign_service
+from .crypto.jose import RESPONSE_TYPE
+from .crypto.jws import sign_service
 from .extensions import keyring
 from .preconditions import etag
 from .writes import RequestFacts, Written

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .crypto.canonical import NotCanonicalizable, canonical, sha256_hex
-from .crypto.jws import RECEIPT_TYPE, sign_service
+from .crypto.jose import RECEIPT_TYPE
+from .crypto.jws import sign_service
 from .errors import NotCanonical
 from .extensions import keyring
 

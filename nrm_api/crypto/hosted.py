@@ -20,9 +20,9 @@ from typing import Any, Protocol
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .errors import KeyringError
-from .jws import WRITE_TYPE
+from .jose import WRITE_TYPE
 from .keyfile import KeyFile, b64u, unb64u
-from .keyring import _seed, public_x, thumbprint
+from .okp import public_x, seed_of, thumbprint
 
 PREFIX = "hosted:"
 #: The protected header member that names the person a hosted key signed for (``user:NAME``).
@@ -75,7 +75,7 @@ class LocalHostedKeys:
         private = Ed25519PrivateKey.generate()
         x = public_x(private)
         kid = hosted_kid(agency, x)
-        entry = {"kid": kid, "agency": agency, "seed": _seed(private),
+        entry = {"kid": kid, "agency": agency, "seed": seed_of(private),
                  "created_at": datetime.now(UTC).isoformat(timespec="seconds")}
         self.file.update(lambda data: data.setdefault("hosted", []).append(entry))
         return public_jwk(kid, x)

@@ -20,9 +20,13 @@ from joserfc.jws import JWSRegistry
 
 from .canonical import loads_strict
 from .errors import KeyFormatError, TokenError
-from .keyring import thumbprint
+from .okp import thumbprint
 
 ALGORITHMS = ("Ed25519", "EdDSA")
+#: The ``typ`` of what the service's parties sign: a write (detached), a receipt, an answer (detached).
+WRITE_TYPE = "nrm+jws"
+RECEIPT_TYPE = "nrm-receipt+jwt"
+RESPONSE_TYPE = "nrm-response+jws"
 FORBIDDEN_HEADERS = ("crit", "jku", "x5u", "x5c", "jwk")
 MAX_COMPACT_LENGTH = 8192
 MAX_HEADER_LENGTH = 1024

@@ -24,13 +24,10 @@ from joserfc.jwk import OKPKey
 
 from .canonical import loads_strict
 from .errors import TokenError
-from .jose import _REGISTRY, ALGORITHMS, MAX_HEADER_LENGTH, check_header
+from .jose import _REGISTRY, ALGORITHMS, MAX_HEADER_LENGTH, WRITE_TYPE, check_header
 from .keyfile import b64u
 from .keyring import SigningKey
 
-WRITE_TYPE = "nrm+jws"
-RECEIPT_TYPE = "nrm-receipt+jwt"
-RESPONSE_TYPE = "nrm-response+jws"
 #: What the spec says of every ``receipt`` (one text for forms and referrals).
 RECEIPT_DESCRIPTION = (
     "Compact JWS (a JWT) by the service key, protected header {alg: Ed25519, kid, typ: nrm-receipt+jwt}; "

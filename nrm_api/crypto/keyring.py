@@ -21,11 +21,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from joserfc.jwk import OKPKey
 
 from .errors import CryptoError, KeyringError
 from .keks import KekProvider, LocalKeks
 from .keyfile import KeyFile, b64u, unb64u
+from .okp import public_x, seed_of, thumbprint
 
 if TYPE_CHECKING:
     from .hosted import HostedKeys
@@ -52,7 +52,7 @@ class SigningKey:
 
     def private_jwk(self) -> dict[str, str | list[str]]:
         """The private key as a JWK (never leaves the crypto package)."""
-        return {**self.public_jwk(), "d": _seed(self.private)}
+        return {**self.public_jwk(), "d": seed_of(self.private)}
 
     def private_pem(self) -> bytes:
         """PKCS#8 PEM of the private key, for the token library."""
@@ -71,30 +71,12 @@ class SigningKey:
         return self.private.sign(message)
 
 
-def public_x(private: Ed25519PrivateKey) -> str:
-    """The ``x`` member of the public JWK of ``private``."""
-    raw = private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return b64u(raw)
-
-
-def thumbprint(x: str) -> str:
-    """RFC 7638 thumbprint of an Ed25519 public key."""
-    return OKPKey.import_key({"kty": "OKP", "crv": "Ed25519", "x": x}).thumbprint()
-
-
-def _seed(private: Ed25519PrivateKey) -> str:
-    raw = private.private_bytes(
-        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
-    )
-    return b64u(raw)
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _new_signing_entry() -> dict[str, str]:
-    return {"seed": _seed(Ed25519PrivateKey.generate()), "created_at": _now()}
+    return {"seed": seed_of(Ed25519PrivateKey.generate()), "created_at": _now()}
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from nrm_api.crypto import TokenError
 from nrm_api.crypto.canonical import canonical
-from nrm_api.crypto.jose import generate_private_jwk, public_half
-from nrm_api.crypto.jws import RESPONSE_TYPE, sign_detached, sign_service, verify_detached
+from nrm_api.crypto.jose import RESPONSE_TYPE, generate_private_jwk, public_half
+from nrm_api.crypto.jws import sign_detached, sign_service, verify_detached
 from nrm_api.crypto.keyring import SigningKey, unb64u
 
 AGENCY_KEY = generate_private_jwk()
