@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -31,7 +32,10 @@ def form_read(web: WebServer) -> dict[str, Any]:
     sdk = NrmClient(web.base, client_id, private)
     form_id = str(sdk.submit_form(canary_document())["id"])
     sdk.read_form(form_id)
-    return {"id": form_id, "actor": f"client:{client_id}"}
+    with web.with_app():
+        ministry = create_agency(kind="authority")
+    referral = str(sdk.refer(form_id, ministry, "identification")["id"])
+    return {"id": form_id, "actor": f"client:{client_id}", "referral": referral}
 
 
 def _auditor(web: WebServer) -> dict[str, Any]:
@@ -150,3 +154,30 @@ def test_the_audit_pages_are_for_auditors_only(web: WebServer) -> None:
     auditor.sign_in(_auditor(web))
     for path in ("/admin/users", "/admin/webhook", "/admin/services"):
         assert auditor.get(path).status == 403, path
+
+
+#: Where case content lives (web.md): an auditor's session is refused each of these pages, 403.
+CASE_PREFIXES = ("/inbox", "/sent", "/forms", "/drafts", "/referrals")
+
+
+def _case_pages(web: WebServer) -> list[str]:
+    return sorted({rule.rule for rule in web.app.url_map.iter_rules()
+                   if rule.endpoint.startswith("web.") and rule.rule.startswith(CASE_PREFIXES)})
+
+
+def test_an_auditors_session_never_opens_a_case_page(web: WebServer, form_read: dict[str, Any]) -> None:
+    from nrm_api.permissions import ROLE_PERMISSIONS, Permission
+
+    casework = {Permission.FORM_READ, Permission.FORM_CREATE, Permission.REFERRAL_READ, Permission.REFERRAL_CREATE}
+    assert not casework & ROLE_PERMISSIONS["auditor"]
+    for rule in _case_pages(web):  # from the route map: /inbox, /forms/<id>, /referrals/<id> … as they are served
+        declared = web.app.view_functions[next(r.endpoint for r in web.app.url_map.iter_rules() if r.rule == rule)]
+        assert set(declared.__page__["permissions"]) & casework, f"{rule} declares no casework permission"
+    http = Http(web.base)
+    http.sign_in(_auditor(web))
+    ids = {"form_id": form_read["id"], "referral_id": form_read["referral"], "step": "person"}
+    for rule in _case_pages(web):
+        path = re.sub(r"<(?:[^>:]+:)?([^>]+)>", lambda match: ids.get(match.group(1), form_read["id"]), rule)
+        answer = http.get(path)
+        assert answer.status == 403, (path, answer.status)
+        _no_case_content(answer.text)
