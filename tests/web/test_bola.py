@@ -41,9 +41,19 @@ ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ("POST", "/admin/webhook/deliveries/<delivery_id>/retry"): ("delivery", OWN_ONLY),  # not dead: 409, nothing changes
     # an auditor reads any form's access log, whichever agency's it is
     ("GET", "/audit/forms/<form_id>"): ("form", EVERYONE),
+    # a referral's two parties; the refer page is for the form's readers
+    ("GET", "/referrals/<referral_id>"): ("referral", REFERRAL),
+    ("POST", "/referrals/<referral_id>"): ("referral", REFERRAL),
+    ("GET", "/forms/<form_id>/refer"): ("form", FORM_READ),
+    ("POST", "/forms/<form_id>/refer"): ("form", FORM_READ),
 }
 #: rule → the form a POST of the matrix sends (besides its CSRF token).
-BODIES: dict[str, dict[str, Any]] = {}
+BODIES: dict[str, dict[str, Any]] = {
+    # no referral ever becomes "requested" again; the revision is the first one
+    "/referrals/<referral_id>": {"status": "requested", "revision": "1"},
+    # no such purpose: refused before anything is written
+    "/forms/<form_id>/refer": {"purpose": "nonsense", "to_agency": ""},
+}
 #: Path parameters that are no object (a draft's step name, …) → the value the matrix puts there.
 FIXED: dict[str, str] = {"step": "person"}
 
