@@ -99,11 +99,13 @@ def test_the_inbox_lists_the_overdue_first_and_marks_them(web: WebServer) -> Non
     urgent = net.referral(net.form(), net.moi, priority="urgent")
     normal = net.referral(net.form(), net.moi, priority="normal")
     net.overdue(normal)
-    page = signed_in(web, net.moi_caseworker).get("/inbox").text
+    moi = signed_in(web, net.moi_caseworker)
+    page = moi.get("/inbox").text
     assert REFERRAL_LINK.findall(page) == [normal, urgent]
     rows = page.split("<tr")[2:]
     assert 'class="overdue"' in rows[0] and "Overdue" in rows[0] and "Overdue" not in rows[1]
-    assert REFERRAL_LINK.findall(signed_in(web, net.moi_caseworker).get("/inbox?status=accepted").text) == []
+    assert REFERRAL_LINK.findall(moi.get("/inbox?status=accepted").text) == []
+    assert REFERRAL_LINK.findall(moi.get("/inbox?status=requested").text) == [normal, urgent]
 
 
 def test_a_referral_is_not_found_by_a_third_agency(web: WebServer) -> None:
