@@ -15,9 +15,9 @@ from ..database import utcnow
 from ..errors import InvalidError, NotFoundError
 from ..extensions import db
 from ..permissions import Permission
-from . import sealing
+from . import sealing, service
 from .document import SCHEMA_VERSION, FormDocumentSchema
-from .models import FormDraft
+from .models import Form, FormDraft
 from .rules import merge, split
 
 MAX_DRAFTS = 200
@@ -52,8 +52,20 @@ def _own(actor: Actor, draft_id: str, action: Permission) -> FormDraft:
 
 def create(actor: Actor, raw: Any) -> dict[str, Any]:
     """Save a new draft."""
-    document = _validate(raw)
+    return _create(actor, _validate(raw), None)
+
+
+def of_new_version(actor: Actor, form_id: str) -> dict[str, Any]:
+    """A draft of a new version of a form its agency wrote or leads, holding the form as it stands."""
+    form = service.owned(actor, form_id, Permission.FORM_UPDATE)
+    body, _ = service.read(actor, form_id)
+    return _create(actor, _validate(body["document"]), form)
+
+
+def _create(actor: Actor, document: dict[str, Any], amends: Form | None) -> dict[str, Any]:
     draft = FormDraft(id=str(uuid.uuid4()), agency_id=str(actor.agency), created_by=actor.subject)
+    if amends is not None:
+        draft.amends_form_id, draft.amends_revision = amends.id, amends.revision
     dek = new_dek()
     draft.kek_version, draft.wrapped_dek = sealing.wrap_new(dek, f"draft:{draft.id}")
     _seal(draft, document, dek)
@@ -104,4 +116,5 @@ def listing(actor: Actor) -> list[dict[str, Any]]:
 
 def _summary(draft: FormDraft) -> dict[str, Any]:
     return {"id": draft.id, "created_by": draft.created_by, "created_at": draft.created_at.isoformat(),
-            "updated_at": draft.updated_at.isoformat(), "revision": draft.revision}
+            "updated_at": draft.updated_at.isoformat(), "revision": draft.revision,
+            "amends": draft.amends_form_id, "amends_revision": draft.amends_revision}

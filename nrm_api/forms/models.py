@@ -118,3 +118,6 @@ class FormDraft(Base):
     sealed: Mapped[dict[str, str]]
     kek_version: Mapped[int] = mapped_column(Integer, index=True)
     wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    #: A draft of a new version of this form (made from it at ``amends_revision``), or none: a new form.
+    amends_form_id: Mapped[str | None] = mapped_column(ForeignKey("forms.id"))
+    amends_revision: Mapped[int | None] = mapped_column(Integer)
