@@ -46,6 +46,15 @@ ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ("POST", "/referrals/<referral_id>"): ("referral", REFERRAL),
     ("GET", "/forms/<form_id>/refer"): ("form", FORM_READ),
     ("POST", "/forms/<form_id>/refer"): ("form", FORM_READ),
+    # the identification form's pages: its readers, and drafts of its own agency only
+    ("GET", "/forms/<form_id>"): ("form", FORM_READ),
+    ("POST", "/forms/<form_id>"): ("form", FORM_READ),
+    ("GET", "/forms/<form_id>/consent-withdrawal"): ("form", FORM_READ),
+    ("POST", "/forms/<form_id>/consent-withdrawal"): ("form", FORM_READ),
+    ("GET", "/drafts/<draft_id>/<step>"): ("draft", OWN_ONLY),
+    ("POST", "/drafts/<draft_id>/<step>"): ("draft", OWN_ONLY),
+    ("GET", "/drafts/<draft_id>/check"): ("draft", OWN_ONLY),
+    ("POST", "/drafts/<draft_id>/check"): ("draft", OWN_ONLY),
 }
 #: rule → the form a POST of the matrix sends (besides its CSRF token).
 BODIES: dict[str, dict[str, Any]] = {
@@ -53,6 +62,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "/referrals/<referral_id>": {"status": "requested", "revision": "1"},
     # no such purpose: refused before anything is written
     "/forms/<form_id>/refer": {"purpose": "nonsense", "to_agency": ""},
+    "/forms/<form_id>": {"action": "look"},  # no such action: the form is shown again, nothing changes
+    "/forms/<form_id>/consent-withdrawal": {"action": "withdraw"},  # refused (422): when and by whom missing
+    "/drafts/<draft_id>/<step>": {"person.number_of_children": "two", "action": "continue"},  # refused (422)
+    "/drafts/<draft_id>/check": {"action": "look"},  # not "submit": the answers are shown again
 }
 #: Path parameters that are no object (a draft's step name, …) → the value the matrix puts there.
 FIXED: dict[str, str] = {"step": "person"}
