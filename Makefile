@@ -81,6 +81,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.referrals
 	$(BIN)/python -m benchmarks.accounts
 	$(BIN)/python -m benchmarks.hosted
+	$(BIN)/python -m benchmarks.web_forms
 
 openapi: $(STAMP)
 	$(BIN)/nrm-api openapi write
