@@ -16,7 +16,7 @@ import marshmallow as ma
 
 from ..fields import PUBLIC, SENSITIVITY
 from ..forms.decisions import ConsentWithdrawalSchema, DecisionSchema
-from ..forms.schemas import FormDocumentSchema
+from ..forms.document import FormDocumentSchema
 from ..vocabulary import code_lists
 
 #: The steps, in order: each is one section of the form document. Consent comes before anything identifying.

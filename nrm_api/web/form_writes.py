@@ -13,7 +13,7 @@ from typing import Any
 from ..accounts.hosted import sign_for_user
 from ..audit.actor import Actor
 from ..forms import decisions, service
-from ..forms.schemas import SCHEMA_VERSION
+from ..forms.document import SCHEMA_VERSION
 from ..preconditions import etag
 from ..writes import RequestFacts, Written
 

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from nrm_api.forms.document import FormDocumentSchema
 from nrm_api.forms.examples import adult_identified
 from nrm_api.forms.rules import consent_errors
-from nrm_api.forms.schemas import FormDocumentSchema
 from nrm_api.vocabulary import LANGUAGES, code_lists
 from nrm_api.web.form_definition import STEPS, controls_by_path, every_path, step_control
 from nrm_api.web.form_values import (
