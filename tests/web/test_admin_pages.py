@@ -177,3 +177,141 @@ def test_changed_vacancies_show_in_the_directory(web: WebServer, browser: Any, a
         assert (offered["capacity"], offered["vacancies"]) == (10, 7)
     assert web.events(action="agency:manage", resource=f"agency:{admin['agency']}", reason="places")
     page.context.close()
+
+
+def _services(web: WebServer, agency: str) -> list[dict[str, Any]]:
+    """The agency's services as the directory answers every agency."""
+    with web.with_app():
+        return list(agencies.get_agency(Actor("user:reader", agency, "caseworker"), agency)["services"])
+
+
+def _offer(web: WebServer, agency: str, *services: dict[str, Any]) -> None:
+    with web.with_app():
+        directory.set_services(Actor("cli:test", role="operator"), agency, [
+            {"regions": [], "age_bands": [], "sexes": [], **service} for service in services])
+
+
+def test_an_admin_adds_a_service_changes_its_places_and_removes_it(web: WebServer, http: Http) -> None:
+    admin = web.add_user("agency_admin")
+    _offer(web, admin["agency"], {"service": "legal_aid", "age_bands": ["18--20"], "capacity": None, "vacancies": 3})
+    http.sign_in(admin)
+    added = http.submit("/admin/services/add", {"service": "accommodation", "regions": ["Minsk", "MinskCity"],
+                                                "capacity": "10", "vacancies": "4"}, page="/admin/services")
+    assert added.status == 303 and added.location == "/admin/services"
+    offered = {row["service"]: row for row in _services(web, admin["agency"])}
+    assert (offered["accommodation"]["regions"], offered["accommodation"]["capacity"],
+            offered["accommodation"]["vacancies"]) == (["Minsk", "MinskCity"], 10, 4)
+    assert (offered["legal_aid"]["age_bands"], offered["legal_aid"]["vacancies"]) == (["18--20"], 3)  # kept as it was
+    shown = http.get("/admin/services")
+    assert 'id="service-accommodation"' in shown.text and "The service is added" in shown.text
+    assert '<option value="accommodation"' not in shown.text  # offered already: not offered again to add
+
+    changed = http.submit("/admin/services", {"service": "accommodation", "accommodation.capacity": "12",
+                                              "accommodation.vacancies": "0"})
+    assert changed.status == 303
+    assert {row["service"]: row["vacancies"] for row in _services(web, admin["agency"])}["accommodation"] == 0
+
+    removed = http.submit("/admin/services/remove", {"service": "accommodation"}, page="/admin/services")
+    assert removed.status == 303 and removed.location == "/admin/services"
+    assert [row["service"] for row in _services(web, admin["agency"])] == ["legal_aid"]
+    assert 'id="service-accommodation"' not in http.get("/admin/services").text
+    changes = web.events(action="agency:manage", resource=f"agency:{admin['agency']}", reason="services")
+    assert [event["actor"] for event in changes] == ["cli:test"] + [f"user:{admin['username']}"] * 2
+
+
+@pytest.mark.parametrize(("typed", "field"), [
+    ({"service": "accommodation", "capacity": "3", "vacancies": "5"}, "vacancies"),
+    ({"service": "accommodation", "capacity": "-1", "vacancies": ""}, "capacity"),
+    ({"service": "accommodation", "capacity": "100001", "vacancies": ""}, "capacity"),
+    ({"service": "accommodation", "capacity": "ten", "vacancies": ""}, "capacity"),
+    ({"service": "teleportation", "capacity": "", "vacancies": ""}, "service"),
+    ({"service": "", "capacity": "", "vacancies": ""}, "service"),
+    ({"service": "accommodation", "regions": ["Atlantis"], "capacity": "", "vacancies": ""}, "regions"),
+    ({"service": "legal_aid", "capacity": "", "vacancies": ""}, "service"),  # offered already
+], ids=["vacancies-over-capacity", "negative", "too-many", "not-a-number", "unknown-service", "no-service",
+        "unknown-region", "listed-twice"])
+def test_a_refused_service_changes_nothing_and_says_why(web: WebServer, http: Http, typed: dict[str, Any],
+                                                        field: str) -> None:
+    admin = web.add_user("agency_admin")
+    _offer(web, admin["agency"], {"service": "legal_aid", "capacity": 5, "vacancies": 1})
+    before = _services(web, admin["agency"])
+    http.sign_in(admin)
+    refused = http.submit("/admin/services/add", typed, page="/admin/services")
+    assert refused.status == 422 and 'id="error-summary"' in refused.text and f'href="#{field}"' in refused.text
+    assert f'id="{field}-error"' in refused.text
+    if typed["capacity"]:
+        assert f'value="{typed["capacity"]}"' in refused.text  # what was typed is kept
+    assert _services(web, admin["agency"]) == before
+    assert web.events(action="agency:manage", resource=f"agency:{admin['agency']}", reason="services")[1:] == []
+
+
+def test_refused_places_name_the_field_and_change_nothing(web: WebServer, http: Http) -> None:
+    admin = web.add_user("agency_admin")
+    _offer(web, admin["agency"], {"service": "accommodation", "capacity": 10, "vacancies": 2})
+    http.sign_in(admin)
+    for typed, field in (({"capacity": "-3", "vacancies": "1"}, "capacity"),
+                         ({"capacity": "4", "vacancies": "6"}, "vacancies")):
+        refused = http.submit("/admin/services", {"service": "accommodation",
+                                                  **{f"accommodation.{k}": v for k, v in typed.items()}})
+        assert refused.status == 422 and f'href="#accommodation-{field}"' in refused.text, typed
+    assert [(row["capacity"], row["vacancies"]) for row in _services(web, admin["agency"])] == [(10, 2)]
+
+
+def test_without_its_csrf_token_an_add_or_remove_changes_nothing(web: WebServer, http: Http) -> None:
+    admin = web.add_user("agency_admin")
+    _offer(web, admin["agency"], {"service": "accommodation", "capacity": 10, "vacancies": 2})
+    http.sign_in(admin)
+    before = _services(web, admin["agency"])
+    assert http.post("/admin/services/add", {"service": "legal_aid", "capacity": "", "vacancies": ""}).status == 400
+    assert http.post("/admin/services/remove", {"service": "accommodation"}).status == 400
+    assert _services(web, admin["agency"]) == before
+    # a service the agency does not publish: nothing to remove
+    assert http.submit("/admin/services/remove", {"service": "legal_aid"}, page="/admin/services").status == 404
+    assert _services(web, admin["agency"]) == before
+
+
+@pytest.mark.parametrize(("lang", "words"), [
+    ("ru", ("Добавить услугу", "Временное жильё", "Минская область", "Всего мест")),
+    ("be", ("Дадаць паслугу", "Часовае жыллё", "Мінская вобласць", "Усяго месцаў")),
+])
+def test_the_services_page_speaks_the_readers_language(web: WebServer, lang: str, words: tuple[str, ...]) -> None:
+    admin = web.add_user("agency_admin")
+    _offer(web, admin["agency"], {"service": "accommodation", "regions": ["Minsk"], "capacity": 10, "vacancies": 2})
+    http = Http(web.base, accept_language=lang)
+    http.sign_in(admin)
+    shown = http.get("/admin/services")
+    assert f'lang="{lang}"' in shown.text
+    for word in words:
+        assert word in shown.text, word
+    refused = http.submit("/admin/services/add", {"service": "legal_aid", "capacity": "2", "vacancies": "3"},
+                          page="/admin/services")
+    assert refused.status == 422 and "There cannot be more vacancies" not in refused.text  # the message translated
+
+
+def test_with_javascript_off_an_admin_adds_and_removes_a_service(web: WebServer, page_nojs: Any, axe: Axe,
+                                                                 shot: Shot) -> None:
+    admin = web.add_user("agency_admin")
+    page = page_nojs
+    sign_in(page, admin, "/admin/services")
+    axe(page)  # in a JavaScript context of the same browser, on the same page and session
+    page.select_option("#service", "psychological_counselling")
+    page.check("#regions")  # the first region's box
+    page.fill("#capacity", "5")
+    page.fill("#vacancies", "9")
+    page.click("#add-service button[type=submit]")
+    page.wait_for_load_state("load")
+    assert page.locator("#error-summary").count() == 1 and page.input_value("#vacancies") == "9"
+    axe(page)
+    shot(page, "refused")
+    page.click("#error-summary a[href='#vacancies']")
+    page.fill("#vacancies", "5")
+    page.click("#add-service button[type=submit]")
+    page.wait_for_load_state("load")
+    assert page.locator("#service-psychological_counselling").count() == 1
+    assert page.input_value("#psychological_counselling-vacancies") == "5"
+    axe(page)
+    shot(page, "added")
+    page.click("#service-psychological_counselling .remove button")
+    page.wait_for_load_state("load")
+    assert page.locator("#service-psychological_counselling").count() == 0
+    assert _services(web, admin["agency"]) == []
