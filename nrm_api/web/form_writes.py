@@ -1,21 +1,21 @@
 """The web form's signed writes on forms: signed for the person with their agency's hosted key.
 
 Each write names the API operation it is (``POST /api/v1/forms``, ``PUT /api/v1/forms/ID`` …), is
-signed for it by ``accounts.hosted.sign_for_user`` and goes to the same service function as the
-API's, which verifies the signature as it verifies an agency system's: one signature means one
-operation, whichever door carried it.
+signed for it by ``accounts.hosted.sign_for_user`` (``signed.signed_write``) and goes to the same
+service function as the API's, which verifies the signature as it verifies an agency system's: one
+signature means one operation, whichever door carried it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..accounts.hosted import sign_for_user
 from ..audit.actor import Actor
 from ..forms import decisions, service
 from ..forms.document import SCHEMA_VERSION
 from ..preconditions import etag
-from ..writes import RequestFacts, Written
+from ..writes import Written
+from .signed import signed_write
 
 FORMS_PATH = "/api/v1/forms"
 
@@ -24,26 +24,25 @@ __all__ = ["SCHEMA_VERSION", "amend", "decide", "submit", "withdraw_consent"]
 
 def submit(actor: Actor, draft_id: str, document: dict[str, Any]) -> Written:
     """Submit a draft as a new form; the draft's id is the ``Idempotency-Key``, so submitting twice is one form."""
-    facts = RequestFacts("POST", FORMS_PATH, f"draft:{draft_id}")
-    return service.submit(actor, document, sign_for_user(actor, facts.method, facts.path, document), facts)
+    return signed_write(actor, "POST", FORMS_PATH, document, lambda signature, facts: service.submit(
+        actor, document, signature, facts), idempotency_key=f"draft:{draft_id}")
 
 
 def amend(actor: Actor, form_id: str, revision: int, document: dict[str, Any]) -> Written:
     """A new version of the form, made from the form at ``revision`` (412 if it changed since)."""
-    facts = RequestFacts("PUT", f"{FORMS_PATH}/{form_id}")
-    signature = sign_for_user(actor, facts.method, facts.path, document)
-    return service.update(actor, form_id, document, signature, etag(revision), facts)
+    return signed_write(actor, "PUT", f"{FORMS_PATH}/{form_id}", document, lambda signature, facts: service.update(
+        actor, form_id, document, signature, etag(revision), facts))
 
 
 def decide(actor: Actor, form_id: str, revision: int, decision: dict[str, Any]) -> Written:
     """Record the authority's identification decision on the form at ``revision``."""
-    facts = RequestFacts("POST", f"{FORMS_PATH}/{form_id}/decision")
-    signature = sign_for_user(actor, facts.method, facts.path, decision)
-    return decisions.decide(actor, form_id, decision, signature, etag(revision), facts)
+    path = f"{FORMS_PATH}/{form_id}/decision"
+    return signed_write(actor, "POST", path, decision, lambda signature, facts: decisions.decide(
+        actor, form_id, decision, signature, etag(revision), facts))
 
 
 def withdraw_consent(actor: Actor, form_id: str, withdrawal: dict[str, Any]) -> Written:
     """Record that the person withdrew consent (the form's open referrals end with it)."""
-    facts = RequestFacts("POST", f"{FORMS_PATH}/{form_id}/consent-withdrawal")
-    signature = sign_for_user(actor, facts.method, facts.path, withdrawal)
-    return decisions.withdraw_consent(actor, form_id, withdrawal, signature, facts)
+    path = f"{FORMS_PATH}/{form_id}/consent-withdrawal"
+    return signed_write(actor, "POST", path, withdrawal, lambda signature, facts: decisions.withdraw_consent(
+        actor, form_id, withdrawal, signature, facts))
