@@ -53,8 +53,8 @@ def audit_refusal(reason: str, *, resource: str | None, action: StrEnum | str | 
 
 
 def _too_many(wait: int) -> Response:
-    return problems.problem_response(429, "rate-limited", "Too Many Requests", "too many refused requests from here",
-                                   headers={"Retry-After": str(wait)})
+    return problems.Problem(429, "rate-limited", "Too Many Requests", "too many refused requests from here",
+                            headers={"Retry-After": str(wait)}).answer()
 
 
 def is_page_request() -> bool:

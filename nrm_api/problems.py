@@ -47,7 +47,7 @@ _PROBLEM = ProblemSchema()
 
 
 class Problem(HTTPException):
-    """An error the API answers as ``application/problem+json``."""
+    """An error the API answers as ``application/problem+json`` (raised, or answered at once with ``answer``)."""
 
     def __init__(
         self,
@@ -67,34 +67,24 @@ class Problem(HTTPException):
         self.errors = errors
         self.extra_headers = headers or {}
 
+    def answer(self) -> Response:
+        """Answer as problem+json: the body through ``ProblemSchema``, with the headers."""
+        body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + self.slug, "title": self.title, "status": self.code}
+        if self.detail:
+            body["detail"] = self.detail
+        if self.errors is not None:
+            body["errors"] = self.errors
+        # the schema openapi.yaml publishes is the allow-list: nothing it does not name is sent
+        response = Response(json.dumps(_PROBLEM.dump(body)), status=self.code, mimetype=PROBLEM_MEDIA_TYPE)
+        for name, value in self.extra_headers.items():
+            response.headers[name] = value
+        return response
+
 
 def handle_domain_error(error: DomainError) -> Response:
     """Answer a service refusal as a problem."""
-    return problem_response(
-        error.status, error.slug, error.title, error.detail, errors=error.errors, headers=error.headers
-    )
-
-
-def problem_response(
-    status: int,
-    slug: str,
-    title: str,
-    detail: str | None = None,
-    *,
-    errors: Any = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """Build a problem+json response."""
-    body: dict[str, Any] = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if errors is not None:
-        body["errors"] = errors
-    # the schema openapi.yaml publishes is the allow-list: nothing it does not name is sent
-    response = Response(json.dumps(_PROBLEM.dump(body)), status=status, mimetype=PROBLEM_MEDIA_TYPE)
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
+    return Problem(error.status, error.slug, error.title, error.detail, errors=error.errors,
+                   headers=error.headers).answer()
 
 
 def slug_of(status: int) -> str:
@@ -105,10 +95,7 @@ def slug_of(status: int) -> str:
 def handle_http_exception(error: HTTPException) -> Response:
     """Answer any HTTP error, ours or Flask's, as a problem; never with internal text."""
     if isinstance(error, Problem):
-        return problem_response(
-            error.code or 500, error.slug, error.title, error.detail,
-            errors=error.errors, headers=error.extra_headers,
-        )
+        return error.answer()
     status = error.code or 500
     data = getattr(error, "data", None) or {}
     errors = data.get("errors") or data.get("messages")
@@ -120,9 +107,7 @@ def handle_http_exception(error: HTTPException) -> Response:
         retry = error.get_headers().copy()
         headers.update({k: v for k, v in retry if k.lower() == "retry-after"})
     detail = None if isinstance(error, InternalServerError) else error.description
-    return problem_response(
-        status, _TYPES_BY_STATUS.get(status, "error"), error.name, detail, errors=errors, headers=headers
-    )
+    return Problem(status, slug_of(status), error.name, detail, errors=errors, headers=headers).answer()
 
 
 def handle_unexpected(error: Exception) -> Response:

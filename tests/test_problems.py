@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
-from nrm_api.problems import PROBLEM_MEDIA_TYPE, ProblemSchema, problem_response
+from nrm_api.problems import PROBLEM_MEDIA_TYPE, Problem, ProblemSchema
 
 PROBLEM_JSON = json.loads((Path(__file__).resolve().parents[1] / "schemas" / "Problem.json").read_text())
 VALIDATOR = Draft202012Validator(PROBLEM_JSON)
@@ -36,8 +36,8 @@ def test_the_schema_problems_are_dumped_through_is_the_one_published() -> None:
 
 
 def test_a_problem_names_only_what_the_schema_allows(app: Flask) -> None:
-    answer = problem_response(422, "validation-failed", "Unprocessable Content", "the body is wrong",
-                              errors={"json": {"vacancies": ["Not a valid integer."]}}, headers={"Retry-After": "3"})
+    answer = Problem(422, "validation-failed", "Unprocessable Content", "the body is wrong",
+                     errors={"json": {"vacancies": ["Not a valid integer."]}}, headers={"Retry-After": "3"}).answer()
     body = json.loads(answer.get_data())
     assert body == {"type": "urn:nrm:problem:validation-failed", "title": "Unprocessable Content", "status": 422,
                     "detail": "the body is wrong", "errors": {"json": {"vacancies": ["Not a valid integer."]}}}
