@@ -311,7 +311,7 @@ def test_with_javascript_off_an_admin_adds_and_removes_a_service(web: WebServer,
     assert page.input_value("#psychological_counselling-vacancies") == "5"
     axe(page)
     shot(page, "added")
-    page.click("#service-psychological_counselling .remove button")
+    page.click("#service-psychological_counselling button.button-danger")
     page.wait_for_load_state("load")
     assert page.locator("#service-psychological_counselling").count() == 0
     assert _services(web, admin["agency"]) == []
