@@ -163,11 +163,11 @@ def test_changed_vacancies_show_in_the_directory(web: WebServer, browser: Any, a
     if javascript:  # axe-core needs scripts: the JS run checks the same pages
         axe(page)
     page.fill("#accommodation-vacancies", "11")
-    page.click("#service-accommodation button")
+    page.click("#service-accommodation button:not(.button-danger)")
     page.wait_for_load_state("load")
     assert page.locator("#error-summary").count() == 1 and page.input_value("#accommodation-vacancies") == "11"
     page.fill("#accommodation-vacancies", "7")
-    page.click("#service-accommodation button")
+    page.click("#service-accommodation button:not(.button-danger)")
     page.wait_for_load_state("load")
     assert page.input_value("#accommodation-vacancies") == "7"
     shot(page, "services")
