@@ -17,7 +17,6 @@ from flask.wrappers import Response
 from flask_babel import format_datetime, format_timedelta, gettext, lazy_gettext
 
 from ... import boundary
-from ...agencies.service import require_agency
 from ...audit.actor import Actor
 from ...database import utcnow
 from ...errors import DomainError, InvalidError
@@ -25,9 +24,9 @@ from ...forms import service as forms
 from ...permissions import Permission
 from ...preconditions import revision_of
 from ...referrals import queries, rules
-from ...vocabulary import code_lists
-from .. import i18n, referral_writes
+from .. import form_pages, i18n, referral_writes
 from ..blueprint import bp
+from ..form_definition import STEPS, step_control
 from ..guard import current_actor, page
 from ..replies import refused_form, render, see_other
 
@@ -44,27 +43,13 @@ STATUSES = rules.STATUSES
 
 
 def helpers() -> dict[str, Any]:
-    """What the referral pages' templates use: code and field labels in the reader's language."""
-    lang = i18n.selected()
-    return {"lang": lang, "code_label": lambda name, value: code_lists()[name].get(value, {}).get(lang, value or ""),
-            "field_label_or_name": lambda path: path}
-
-
-def flattened(document: Any, prefix: str = "") -> list[tuple[str, str]]:
-    """A disclosed document as (dotted path, value) pairs, in its order."""
-    if isinstance(document, dict):
-        return [pair for key, value in document.items() for pair in flattened(value, f"{prefix}{key}.")]
-    if isinstance(document, list) and any(isinstance(item, dict | list) for item in document):
-        return [pair for index, item in enumerate(document) for pair in flattened(item, f"{prefix}{index}.")]
-    if isinstance(document, list):
-        return [(prefix.rstrip("."), ", ".join(str(item) for item in document))]
-    return [(prefix.rstrip("."), "" if document is None else str(document))]
+    """What the referral pages' templates use: the form pages' helpers (labels in the reader's language)."""
+    return form_pages.helpers()
 
 
 def agency_name(agency_id: str) -> str:
     """An agency's name in the reader's language."""
-    agency = require_agency(agency_id)
-    return str({"ru": agency.name_ru, "be": agency.name_be}.get(i18n.selected()) or agency.name_en)
+    return form_pages.agency_name(agency_id, i18n.selected())
 
 
 def when(moment: str | datetime) -> str:
@@ -164,7 +149,7 @@ def _context(actor: Actor, referral_id: str) -> dict[str, Any]:
             "reason_asked": any(move.reason_required for move in rules.allowed(referral["status"], side)),
             "services_shown": services_shown(referral["services"]),
             "priority_shown": PRIORITY_LABELS[referral["priority"]], "form": form,
-            "answers": flattened(form["document"]) if form else [],
+            "steps": STEPS, "controls": [step_control(step) for step in STEPS],
             "when": when, **helpers()}
 
 
