@@ -25,6 +25,11 @@ STEPS = ("consent", "screening", "person", "child", "exploitation", "account", "
 LONG_TEXT = 500
 
 
+#: The consent's recipients: agency kinds (``kind:ngo``) and agency ids, in one list.
+RECIPIENTS = "consent.recipients"
+KIND_PREFIX = "kind:"
+
+
 @dataclass(frozen=True)
 class Control:
     """One control of a step, or a group of them (a nested object, a list of objects).
@@ -35,6 +40,7 @@ class Control:
 
     path: str
     #: ``group``, ``items`` (a list of objects), ``choices`` (several codes), ``texts`` (several strings),
+    #: ``recipients`` (the consent's: a box per agency kind, ``kind:…``, and texts for agency ids),
     #: ``select``, ``checkbox``, ``text``, ``textarea``, ``email``, ``number``, ``date`` or ``datetime``.
     widget: str
     sensitivity: str = PUBLIC
@@ -59,6 +65,8 @@ class Control:
 
     def options(self, language: str) -> list[tuple[str, str]]:
         """``(code, label)`` of the field's code list, in the vocabulary's order."""
+        if self.widget == "recipients":
+            return [(f"{KIND_PREFIX}{kind}", labels[language]) for kind, labels in code_lists()["agency_kind"].items()]
         if self.code_list is None:
             return []
         return [(value, labels[language]) for value, labels in code_lists()[self.code_list].items()]
@@ -125,6 +133,8 @@ def _control(field: ma.fields.Field[Any], path: str) -> Control:
         inner = field.inner
         if isinstance(inner, ma.fields.Nested):
             return Control(path, "items", children=controls_of(inner.schema, path), **common)
+        if path == RECIPIENTS:
+            return Control(path, "recipients", **common)
         return Control(path, "choices" if common["code_list"] else "texts", **common)
     return Control(path, _widget(field, common["code_list"]), max_length=_max_length(field), **common)
 

@@ -48,7 +48,7 @@ def _parse(control: Control, name: str, posted: MultiDict[str, str]) -> Any:
         items = [_parse_group(control, f"{name}.{index}", posted) for index in _indexes(name, posted)]
         kept = [item for item in items if item is not MISSING]
         return kept or MISSING
-    if control.widget in ("choices", "texts"):
+    if control.widget in ("choices", "texts", "recipients"):
         values = [value for value in posted.getlist(name) if value != ""]
         return values or MISSING
     if control.widget == "checkbox":
