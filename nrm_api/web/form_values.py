@@ -125,7 +125,7 @@ def flat_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 def field_of_error(path: str, controls: Mapping[str, Control]) -> str:
     """The name of the control an error at ``path`` belongs to (a list's own index dropped)."""
     plain = ".".join(part for part in path.split(".") if not part.isdigit())
-    if plain in controls and controls[plain].widget in ("choices", "texts") and path.split(".")[-1].isdigit():
+    if plain in controls and controls[plain].widget in ("choices", "texts", "recipients") and path.split(".")[-1].isdigit():
         return path.rsplit(".", 1)[0]
     return path
 

@@ -46,6 +46,7 @@ def test_controls_follow_the_schema_fields() -> None:
     assert controls["exploitation.types_of_exploitation"].widget == "choices"
     assert controls["exploitation.locations"].widget == "items"
     assert controls["person.citizenship"].widget == "texts"
+    assert controls["consent.recipients"].widget == "recipients"  # a box per agency kind, texts for agency ids
     assert controls["account.narrative"].widget == "textarea"
     assert controls["person.number_of_children"].widget == "number"
     assert controls["consent.purposes.identification"].widget == "checkbox"
@@ -113,7 +114,7 @@ def _post(control, name: str, document: dict, posted: MultiDict) -> None:
         for index in range(len(value or [])):
             for child in control.children:
                 _post(child, f"{name}.{index}.{child.key}", document, posted)
-    elif control.widget in ("choices", "texts"):
+    elif control.widget in ("choices", "texts", "recipients"):
         for item in value or []:
             posted.add(name, item)
     elif control.widget == "checkbox":
