@@ -28,6 +28,8 @@ LONG_TEXT = 500
 #: The consent's recipients: agency kinds (``kind:ngo``) and agency ids, in one list.
 RECIPIENTS = "consent.recipients"
 KIND_PREFIX = "kind:"
+#: The widgets whose value is a list of strings (one input, box or option per item).
+LIST_WIDGETS = ("choices", "texts", "recipients")
 
 
 @dataclass(frozen=True)

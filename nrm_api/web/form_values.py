@@ -15,7 +15,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from .form_definition import Control
+from .form_definition import LIST_WIDGETS, Control
 
 INTEGER = re.compile(r"^-?[0-9]{1,16}$")
 LOCAL_DATETIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?$")
@@ -48,7 +48,7 @@ def _parse(control: Control, name: str, posted: MultiDict[str, str]) -> Any:
         items = [_parse_group(control, f"{name}.{index}", posted) for index in _indexes(name, posted)]
         kept = [item for item in items if item is not MISSING]
         return kept or MISSING
-    if control.widget in ("choices", "texts", "recipients"):
+    if control.widget in LIST_WIDGETS:
         values = [value for value in posted.getlist(name) if value != ""]
         return values or MISSING
     if control.widget == "checkbox":
@@ -125,7 +125,7 @@ def flat_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 def field_of_error(path: str, controls: Mapping[str, Control]) -> str:
     """The name of the control an error at ``path`` belongs to (a list's own index dropped)."""
     plain = ".".join(part for part in path.split(".") if not part.isdigit())
-    if plain in controls and controls[plain].widget in ("choices", "texts", "recipients") and path.split(".")[-1].isdigit():
+    if plain in controls and controls[plain].widget in LIST_WIDGETS and path.split(".")[-1].isdigit():
         return path.rsplit(".", 1)[0]
     return path
 

@@ -135,7 +135,8 @@ def _options() -> dict[str, Any]:
     return {"service_options": [(code, label("service", code)) for code in rules.SERVICES],
             "region_options": [(code, label("oblast", code)) for code in REGIONS],
             "withheld_labels": lambda paths: ", ".join(field(path) for path in paths),
-            "offered": lambda rows: ", ".join(_offer(label("service", row["service"]), row["vacancies"]) for row in rows),
+            "offered": lambda rows: ", ".join(_offer(label("service", row["service"]), row["vacancies"])
+                                              for row in rows),
             **shown}
 
 
@@ -143,7 +144,7 @@ def _offer(service: str, vacancies: int | None) -> str:
     """A service a recipient offers, with its places free where it counts them."""
     if vacancies is None:
         return service
-    return gettext("%(service)s (places free: %(count)s)", service=service, count=vacancies)
+    return str(gettext("%(service)s (places free: %(count)s)", service=service, count=vacancies))
 
 
 def _recipients(actor: Actor, form_id: str, purpose: str, services: list[str], region: str | None,
