@@ -19,6 +19,13 @@ from nrm_api.crypto.keyring import Keyring
 from tests.databases import postgres_database as new_postgres_database
 
 SERVER = os.environ.get("NRM_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+#: ``BENCH_QUICK=1``: fewer requests and events, for a first look in a minute or two.
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+def sized(variable: str, full: int, quick: int) -> int:
+    """A benchmark's size: ``variable`` from the environment, else ``quick`` under ``BENCH_QUICK=1``, else ``full``."""
+    return int(os.environ.get(variable, quick if QUICK else full))
 
 
 def figure(bench: str, **values: Any) -> None:

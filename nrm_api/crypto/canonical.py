@@ -91,6 +91,11 @@ def canonical(value: Any) -> bytes:
         raise NotCanonicalizable(type(error).__name__) from None
 
 
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` takes the fast path: no floats, ASCII member names, safe integers, no lone surrogates."""
+    return _plain(value)
+
+
 def _plain(value: Any) -> bool:
     if isinstance(value, str):
         return not _SURROGATE.search(value)

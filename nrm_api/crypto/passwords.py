@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import hmac
 import time
+from functools import cache
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _HASHER = PasswordHasher()
-#: Verified against when the account does not exist, so both answers take as long.
-_DUMMY_HASH = _HASHER.hash("nrm-api: no such account")
 TOTP_STEP_SECONDS = 30
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified against when the account does not exist, so both answers take as long.
+
+    Made at the first sign-in, not at import: every command (an offline verify, an export) would
+    otherwise pay one argon2id hash and its 64 MiB at start.
+    """
+    return _HASHER.hash("nrm-api: no such account")
 
 
 def hash_password(password: str) -> str:
@@ -22,8 +31,9 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Check a password; with no hash, spend the same time and say no."""
+    dummy = _dummy_hash()  # made at the first sign-in of either kind, so that neither answers sooner
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _HASHER.verify(password_hash or dummy, password) and password_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
