@@ -1,7 +1,11 @@
 """Audit log benchmarks (`make bench`): each figure printed as one JSON line.
 
+Name parts on the command line (``sequencer``, ``capacity``, ``verify``, ``query``; all but
+``capacity`` by default, which ``sequencer`` includes); ``BENCH_QUICK=1`` for smaller sizes.
+
 - sequencer: 8 writer threads commit audited transactions on PostgreSQL while the sequencer runs;
-  events sequenced per second, wall time until the last one has its position.
+  events sequenced per second, wall time until the last one has its position. Then its capacity:
+  16,000 events queued (``BENCH_CAPACITY_EVENTS``), sequenced by one run.
 - verify: offline verification of a bundle of 1 M events (``BENCH_VERIFY_EVENTS``).
 - export: ``nrm-api audit export --format jsonl`` over 1 M events, events/s and the peak RSS of
   that process (flat memory at any size).
@@ -43,6 +47,7 @@ VERIFY_EVENTS = sized("BENCH_VERIFY_EVENTS", 1_000_000, 100_000)
 QUERY_EVENTS = sized("BENCH_QUERY_EVENTS", 10_000_000, 100_000)
 EXPORT_EVENTS = min(QUERY_EVENTS, sized("BENCH_EXPORT_EVENTS", 1_000_000, 100_000))
 QUERIES = sized("BENCH_QUERIES", 2000, 200)
+CAPACITY_EVENTS = sized("BENCH_CAPACITY_EVENTS", 16_000, 5_000)
 #: The bars of issue 12, in events per second.
 TARGETS = {"audit.verify_offline": 500_000, "audit.export_jsonl": 100_000, "audit.sequencer_capacity": 30_000}
 
@@ -99,8 +104,8 @@ def bench_sequencer(url: str) -> None:
 
 
 def bench_sequencer_capacity(app: object) -> None:
-    """What one sequencer can do when the queue is full: 20,000 events queued, then sequenced alone."""
-    backlog = WRITERS * PER_WRITER
+    """What one sequencer can do when the queue is full: 16,000 events queued, then sequenced alone."""
+    backlog = CAPACITY_EVENTS
     with app.app_context(), Session(db.engine) as session:  # type: ignore[attr-defined]
         actor = Actor("user:bench-backlog", "moi", "caseworker", None, "127.0.0.1")
         for n in range(backlog):
@@ -256,6 +261,9 @@ def main() -> None:
         with postgres_database() as url:
             note("sequencer: 8 writers on PostgreSQL …")
             bench_sequencer(url)
+    elif "capacity" in wanted:  # the full queue alone
+        with postgres_database() as url, bench_app(url) as (app, _):
+            bench_sequencer_capacity(app)
     if "verify" in wanted:
         bench_verify()
     if "query" in wanted:

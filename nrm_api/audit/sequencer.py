@@ -11,20 +11,23 @@ the whole run back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy import Row, delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..crypto.keyring import SigningKey
 from ..crypto.signatures import public_key_bytes
-from ..database import utcnow
+from ..database import Base, utcnow
 from . import merkle, notes, origin
 from .models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditQueue, AuditSequencerLock
 from .tree import StoredTree
 
 LOCK_ROW = 1
+LEAF_COLUMNS = ("seq", "event_id", "leaf_hash", "signature")
+NODE_COLUMNS = ("level", "index", "hash")
 BATCH = 1000
 CHECKPOINT_EVERY = 1000
 CHECKPOINT_AFTER = timedelta(seconds=60)
@@ -60,21 +63,24 @@ def run(session: Session, signer: Signer, *, force_checkpoint: bool = False) -> 
         done = _run_once(session, signer, force_checkpoint)
         if done is None:
             return total
-        total += done
-        if done < BATCH:
+        taken, sequenced = done
+        total += sequenced
+        if taken < BATCH:
             return total
 
 
-def _run_once(session: Session, signer: Signer, force_checkpoint: bool) -> int | None:
+def _run_once(session: Session, signer: Signer, force_checkpoint: bool) -> tuple[int, int] | None:
+    """One batch in one transaction: how many queue entries it took, and how many of them it sequenced."""
     try:
         if not _lock(session):
             session.rollback()
             return None
         signer = replace(signer, origin=origin.fix(session, signer.origin))
-        done = _sequence_batch(session, signer)
-        _checkpoint_if_due(session, signer, force_checkpoint)
+        start = size(session)
+        taken, current = _sequence_batch(session, signer, start)
+        _checkpoint_if_due(session, signer, force_checkpoint, current)
         session.commit()
-        return done
+        return taken, current - start
     except BaseException:
         session.rollback()
         raise
@@ -88,29 +94,58 @@ def _lock(session: Session) -> bool:
     return session.scalar(query) is not None
 
 
-def _sequence_batch(session: Session, signer: Signer) -> int:
-    # a queue entry for an event that already has a position (the web role may insert entries) is
-    # dropped, not sequenced twice: one stray row must not stop the log
-    session.execute(delete(AuditQueue).where(exists().where(AuditLeaf.event_id == AuditQueue.event_id)))
-    queued = session.execute(
-        select(AuditQueue.event_id, AuditEvent.body).join(AuditEvent, AuditEvent.id == AuditQueue.event_id)
-        .order_by(AuditQueue.event_id).limit(BATCH)
+def _sequence_batch(session: Session, signer: Signer, start: int) -> tuple[int, int]:
+    """Sequence the oldest queued events; return how many queue entries were taken and the new size.
+
+    A queue entry for an event that already has a position (the web role may insert entries) is
+    dropped, not sequenced twice: one stray row must not stop the log. Each is found as the batch
+    reaches it, so a run costs the batch, not the whole queue.
+    """
+    taken = session.execute(
+        select(AuditQueue.event_id, AuditEvent.body, exists().where(AuditLeaf.event_id == AuditQueue.event_id))
+        .join(AuditEvent, AuditEvent.id == AuditQueue.event_id).order_by(AuditQueue.event_id).limit(BATCH)
     ).all()
+    queued = [(event_id, body) for event_id, body, sequenced in taken if not sequenced]
     if not queued:
-        return 0
-    tree = StoredTree(session, size(session))
+        _dequeue(session, taken)
+        return len(taken), start
+    tree = StoredTree(session, start)
+    sign, log_origin = signer.key.sign, signer.origin
     leaves = []
     for event_id, body in queued:
         leaf = merkle.leaf_hash(body)
         seq = tree.size
-        leaves.append({"seq": seq, "event_id": event_id, "leaf_hash": leaf,
-                       "signature": signer.key.sign(notes.leaf_message(signer.origin, seq, leaf))})
+        leaves.append((seq, event_id, leaf, sign(notes.leaf_message(log_origin, seq, leaf))))
         tree.append(leaf)
-    session.execute(insert(AuditLeaf), leaves)
-    if tree.new_nodes:
-        session.execute(insert(AuditNode), tree.new_nodes)
-    session.execute(delete(AuditQueue).where(AuditQueue.event_id.in_([row.event_id for row in queued])))
-    return len(queued)
+    insert_rows(session, AuditLeaf, LEAF_COLUMNS, leaves)
+    insert_rows(session, AuditNode, NODE_COLUMNS, tree.new_nodes)
+    _dequeue(session, taken)
+    return len(taken), tree.size
+
+
+def _dequeue(session: Session, taken: Sequence[Row[int, bytes, bool]]) -> None:
+    if taken:
+        session.execute(delete(AuditQueue).where(AuditQueue.event_id.in_([row[0] for row in taken])))
+
+
+def insert_rows(session: Session, model: type[Base], columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Insert ``rows`` in the session's transaction: by ``COPY`` on PostgreSQL, one executemany elsewhere.
+
+    A batch is a thousand leaves and about as many nodes; psycopg's executemany would send one
+    ``INSERT`` for each row, ``COPY`` sends them all as one stream.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(insert(model), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    quote = connection.dialect.identifier_preparer.quote
+    statement = f"COPY {quote(model.__tablename__)} ({', '.join(map(quote, columns))}) FROM STDIN"
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
@@ -118,8 +153,7 @@ def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
     return session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1)).first()
 
 
-def _checkpoint_if_due(session: Session, signer: Signer, force: bool) -> None:
-    current = size(session)
+def _checkpoint_if_due(session: Session, signer: Signer, force: bool, current: int) -> None:
     last = latest_checkpoint(session)
     last_size = last.tree_size if last else 0
     if current == 0 or current == last_size:

@@ -25,7 +25,8 @@ class StoredTree:
         self.session = session
         self.size = size
         self.cache: dict[Key, bytes] = {}
-        self.new_nodes: list[dict[str, object]] = []
+        #: ``(level, index, hash)`` of every perfect subtree completed since, in the order completed.
+        self.new_nodes: list[tuple[int, int, bytes]] = []
         self.load(frontier_keys(size))
 
     def load(self, keys: Iterable[Key]) -> None:
@@ -54,7 +55,7 @@ class StoredTree:
             value = merkle.node_hash(self.cache[(level, index - 1)], value)
             level, index = level + 1, index >> 1
             self.cache[(level, index)] = value
-            self.new_nodes.append({"level": level, "index": index, "hash": value})
+            self.new_nodes.append((level, index, value))
         self.size += 1
 
     def prefetch(self, compute: Callable[[merkle.NodeGetter], object]) -> None:
