@@ -59,15 +59,12 @@ def as_lines(origin: str, keys: Iterable[dict[str, str]], checkpoints: Iterable[
                           "signature": base64.b64encode(entry.signature).decode()}) + "\n"
 
 
-def _parse(number: int, line: str | bytes) -> dict[str, Any]:
-    """One line as a JSON object: orjson first, then ``json`` for what only it reads (``NaN``, huge integers)."""
+def _parse(number: int, line: str) -> dict[str, Any]:
+    """One line as a JSON object, read by ``json``: what every line was read with before orjson."""
     try:
-        record = orjson.loads(line)
+        record = json.loads(line)
     except ValueError:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise BundleError(f"line {number} is not JSON") from None
+        raise BundleError(f"line {number} is not JSON") from None
     if not isinstance(record, dict):
         raise BundleError(f"line {number} is not a JSON object")
     return record
@@ -95,8 +92,9 @@ def read(source: IO[str]) -> tuple[Header, list[str], Iterator[Entry]]:
 def _events(pending: dict[str, Any] | None, lines: Iterator[tuple[int, str]]) -> Iterator[Entry]:
     """The event lines as entries: parsed and base64-decoded strictly, nothing more (the verifier does the rest).
 
-    Each line is read the quick way first; any line that does not go through is read again by
-    ``_parse`` and ``_entry``, which say exactly what is wrong with it.
+    Each line is read by orjson first; any line that does not go through the quick way (a ``seq``
+    that is not an integer as orjson reads it, ``NaN``, a fault) is read again by ``_parse`` and
+    ``_entry``, which give what ``json`` gives and say exactly what is wrong.
     """
     if pending:
         yield _entry(pending)
@@ -105,7 +103,9 @@ def _events(pending: dict[str, Any] | None, lines: Iterator[tuple[int, str]]) ->
         try:
             item = loads(line)
             seq = item["seq"]
-            entry = new(Entry, (seq if type(seq) is int else int(seq), decode(item["event"], strict_mode=True),
+            if type(seq) is not int:  # orjson reads integers past 64 bits as floats
+                raise TypeError
+            entry = new(Entry, (seq, decode(item["event"], strict_mode=True),
                                 decode(item["signature"], strict_mode=True)))
         except (KeyError, TypeError, ValueError):
             entry = _entry(_parse(number, line))

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from sqlalchemy import Row, delete, exists, func, insert, select
+from sqlalchemy import ARRAY, BigInteger, Row, any_, bindparam, delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..crypto.keyring import SigningKey
@@ -124,8 +124,14 @@ def _sequence_batch(session: Session, signer: Signer, start: int) -> tuple[int, 
 
 
 def _dequeue(session: Session, taken: Sequence[Row[int, bytes, bool]]) -> None:
-    if taken:
-        session.execute(delete(AuditQueue).where(AuditQueue.event_id.in_([row[0] for row in taken])))
+    """Remove the queue entries a batch took: on PostgreSQL as one array, not a thousand parameters to parse."""
+    if not taken:
+        return
+    ids = [row[0] for row in taken]
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(delete(AuditQueue).where(AuditQueue.event_id == any_(bindparam("ids", ids, ARRAY(BigInteger)))))
+    else:
+        session.execute(delete(AuditQueue).where(AuditQueue.event_id.in_(ids)))
 
 
 def insert_rows(session: Session, model: type[Base], columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from ..crypto.canonical import canonical, is_plain
+from ..crypto.canonical import NotCanonicalizable, canonical, is_plain
 from ..crypto.signatures import verify_ed25519
 from . import merkle, notes
 
@@ -262,5 +262,5 @@ def first_non_canonical(bodies: list[bytes]) -> int | None:
 def _is_canonical(body: bytes) -> bool:
     try:
         return canonical(json.loads(body)) == body
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, NotCanonicalizable):  # no canonical form: not canonical
         return False

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from nrm_api.audit import log as audit_log
 from nrm_api.audit import merkle, notes, sequencer
-from nrm_api.audit.models import AuditCheckpoint, AuditLeaf, AuditQueue
+from nrm_api.audit.models import AuditCheckpoint, AuditEvent, AuditLeaf, AuditNode, AuditQueue
 from nrm_api.audit.tree import StoredTree, frontier_keys
 from nrm_api.crypto.keyring import SigningKey
 from nrm_api.crypto.signatures import verify_ed25519
@@ -147,3 +147,48 @@ def test_a_crash_in_the_middle_of_a_run_leaves_nothing_half_done(app: Flask) -> 
     assert sequence() == 6
     assert list(db.session.scalars(select(AuditLeaf.seq).where(AuditLeaf.seq >= base))) == list(range(base, base + 6))
     assert audit_log.verify_live(db.session).valid
+
+
+@pytest.mark.parametrize("batch", [1, 3, sequencer.BATCH], ids=["one at a time", "batches of three", "one batch"])
+def test_a_batch_gives_the_positions_and_tree_that_one_at_a_time_would(app: Flask, monkeypatch: pytest.MonkeyPatch,
+                                                                        batch: int) -> None:
+    add_events(2, label="before")
+    sequence()
+    base = sequencer.size(db.session)
+    add_events(5, label="batch")
+    stray = db.session.scalar(select(AuditLeaf.event_id).where(AuditLeaf.seq == base - 1))
+    db.session.add(AuditQueue(event_id=stray))  # a queue entry for an event with a position, mid-queue
+    db.session.commit()
+    add_events(5, label="after")
+    monkeypatch.setattr(sequencer, "BATCH", batch)
+    assert sequence(checkpoint=True) == 10
+    rows = db.session.execute(select(AuditLeaf.seq, AuditLeaf.event_id, AuditLeaf.leaf_hash, AuditEvent.body)
+                              .join(AuditEvent, AuditEvent.id == AuditLeaf.event_id).order_by(AuditLeaf.seq)).all()
+    queued_in_order = sorted(event_id for _, event_id, _, _ in rows[base:])
+    assert [row.seq for row in rows] == list(range(base + 10))
+    assert [row.event_id for row in rows[base:]] == queued_in_order  # commit (row id) order, the stray skipped
+    assert all(row.leaf_hash == merkle.leaf_hash(row.body) for row in rows)
+    memory = merkle.MemoryTree()
+    for row in rows:
+        memory.append(row.leaf_hash)
+    assert StoredTree(db.session, memory.size).root() == memory.root()
+    for level, index, value in db.session.execute(select(AuditNode.level, AuditNode.index, AuditNode.hash)):
+        assert value == memory.node(level, index), (level, index)
+    assert db.session.scalar(select(func.count()).select_from(AuditQueue)) == 0
+    checkpoint = sequencer.latest_checkpoint(db.session)
+    assert checkpoint is not None and (checkpoint.tree_size, checkpoint.root_hash) == (memory.size, memory.root())
+    assert audit_log.verify_live(db.session).valid
+
+
+def test_a_queue_of_nothing_but_strays_is_emptied(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_events(4, label="strays")
+    sequence()
+    base = sequencer.size(db.session)
+    for event_id in db.session.scalars(select(AuditLeaf.event_id).where(AuditLeaf.seq >= base - 4)):
+        db.session.add(AuditQueue(event_id=event_id))
+    db.session.commit()
+    add_events(1, label="last")
+    monkeypatch.setattr(sequencer, "BATCH", 2)  # whole batches of strays before the one event
+    assert sequence() == 1
+    assert sequencer.size(db.session) == base + 1
+    assert db.session.scalar(select(func.count()).select_from(AuditQueue)) == 0
