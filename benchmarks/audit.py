@@ -16,8 +16,10 @@ Name parts on the command line (``sequencer``, ``capacity``, ``verify``, ``query
 from __future__ import annotations
 
 import base64
+import cProfile
 import json
 import os
+import pstats
 import random
 import shutil
 import subprocess
@@ -48,6 +50,10 @@ QUERY_EVENTS = sized("BENCH_QUERY_EVENTS", 10_000_000, 100_000)
 EXPORT_EVENTS = min(QUERY_EVENTS, sized("BENCH_EXPORT_EVENTS", 1_000_000, 100_000))
 QUERIES = sized("BENCH_QUERIES", 2000, 200)
 CAPACITY_EVENTS = sized("BENCH_CAPACITY_EVENTS", 16_000, 5_000)
+#: ``BENCH_PROFILE=1``: run the measured part under cProfile and print its top on standard error
+#: (the figures are then the profiled ones, marked ``profiled``: for finding costs, not for reporting).
+PROFILE = os.environ.get("BENCH_PROFILE") == "1"
+PROFILE_OUT = Path(tempfile.gettempdir()) / "nrm-bench-audit.prof"
 #: The bars of issue 12, in events per second.
 TARGETS = {"audit.verify_offline": 500_000, "audit.export_jsonl": 100_000, "audit.sequencer_capacity": 30_000}
 
@@ -55,8 +61,20 @@ TARGETS = {"audit.verify_offline": 500_000, "audit.export_jsonl": 100_000, "audi
 def throughput(bench: str, events: int, seconds: float, **values: object) -> None:
     """Print a figure in events per second, with its bar and whether it holds."""
     rate = events / seconds
+    if PROFILE:
+        values["profiled"] = True
     figure(bench, events=events, events_per_s=round(rate, 1), target_events_per_s=TARGETS[bench],
            meets_target=rate >= TARGETS[bench], seconds=round(seconds, 2), **values)
+
+
+def _profile_top() -> None:
+    pstats.Stats(str(PROFILE_OUT), stream=sys.stderr).sort_stats("tottime").print_stats(25)
+
+
+def _nrm_api(*args: str) -> list[str]:
+    """The command line ``nrm-api ARGS`` as this interpreter runs it (under cProfile with ``BENCH_PROFILE=1``)."""
+    profiler = ["-m", "cProfile", "-o", str(PROFILE_OUT)] if PROFILE else []
+    return [sys.executable, *profiler, "-m", "nrm_api.cli", *args]
 
 
 def bench_sequencer(url: str) -> None:
@@ -113,10 +131,16 @@ def bench_sequencer_capacity(app: object) -> None:
             if n % 100 == 99:
                 session.commit()
         session.commit()
-        started = time.perf_counter()
-        count = sequencer.run(session, audit_log.signer())
-        elapsed = time.perf_counter() - started
-    throughput("audit.sequencer_capacity", count, elapsed, backend="postgresql")
+        signer, profile = audit_log.signer(), cProfile.Profile()
+        started, cpu = time.perf_counter(), time.process_time()
+        count = profile.runcall(sequencer.run, session, signer) if PROFILE else sequencer.run(session, signer)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    # the CPU is this process's alone, PostgreSQL's not counted
+    throughput("audit.sequencer_capacity", count, elapsed, backend="postgresql", cpu_s=round(cpu, 2),
+               events_per_cpu_s=round(count / cpu, 1))
+    if PROFILE:
+        profile.dump_stats(PROFILE_OUT)
+        _profile_top()
 
 
 def _synthetic_bundle(path: Path, count: int) -> None:
@@ -150,14 +174,18 @@ def _synthetic_bundle(path: Path, count: int) -> None:
     events_path.unlink()
 
 
-def run_measured(args: list[str], env: dict[str, str] | None = None, count_lines: bool = False) -> tuple[str, float]:
-    """Run a command under GNU time; return its output (or line count) and its own peak RSS in MiB.
+def run_measured(args: list[str], env: dict[str, str] | None = None,
+                 count_lines: bool = False) -> tuple[str, float, float]:
+    """Run a command under GNU time; return its output (or line count), its own peak RSS in MiB and CPU seconds.
+
+    The CPU seconds (user and system) are the command's own: on a shared machine they say what the
+    wall clock would be on an idle core.
 
     ``time`` is a small process of its own: the command's peak is not that of this (large) one,
     whose pages a child forked straight from it would start with.
     """
     with tempfile.NamedTemporaryFile("r") as report:
-        process = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", report.name, *args], env=env,
+        process = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", "-o", report.name, *args], env=env,
                                    stdout=subprocess.PIPE)
         assert process.stdout is not None
         lines, chunks = 0, []
@@ -168,15 +196,15 @@ def run_measured(args: list[str], env: dict[str, str] | None = None, count_lines
                 chunks.append(chunk)
         if process.wait() not in (0, 1):
             raise RuntimeError(f"{args[3:5]} exited {process.returncode}")
-        peak_kib = int(report.read().strip().splitlines()[-1])
+        peak_kib, user, system = report.read().strip().splitlines()[-1].split()
     output = str(lines) if count_lines else b"".join(chunks).decode()
-    return output, round(peak_kib / 1024, 1)
+    return output, round(int(peak_kib) / 1024, 1), float(user) + float(system)
 
 
-def _timed_verify(path: Path) -> tuple[dict[str, object], float, float]:
+def _timed_verify(path: Path) -> tuple[dict[str, object], float, float, float]:
     started = time.perf_counter()
-    output, peak = run_measured([sys.executable, "-m", "nrm_api.cli", "audit", "verify", "--bundle", str(path)])
-    return json.loads(output), time.perf_counter() - started, peak
+    output, peak, cpu = run_measured(_nrm_api("audit", "verify", "--bundle", str(path)))
+    return json.loads(output), time.perf_counter() - started, peak, cpu
 
 
 def bench_verify() -> None:
@@ -191,10 +219,13 @@ def bench_verify() -> None:
         _synthetic_bundle(path, VERIFY_EVENTS)
         _synthetic_bundle(empty, 0)
         startup = min(_timed_verify(empty)[1] for _ in range(3))
-        report, elapsed, peak = _timed_verify(path)
+        report, elapsed, peak, cpu = _timed_verify(path)
         checked = int(str(report["events_checked"]))
         throughput("audit.verify_offline", checked, elapsed, valid=report["valid"], peak_rss_mib=peak,
-                   startup_s=round(startup, 2), verifier_events_per_s=round(checked / max(elapsed - startup, 1e-9), 1))
+                   cpu_s=round(cpu, 2), events_per_cpu_s=round(checked / cpu, 1), startup_s=round(startup, 2),
+                   verifier_events_per_s=round(checked / max(elapsed - startup, 1e-9), 1))
+        if PROFILE:
+            _profile_top()
 
 
 def _bulk_load(url: str, count: int) -> None:
@@ -248,10 +279,13 @@ def bench_query_and_export(url: str) -> None:
                "NRM_SECRET_KEY": "b" * 40, "NRM_AUDIT_SEQUENCER_INTERVAL": "0",
                "NRM_BASE_URL": "http://bench.local"}
         started = time.perf_counter()
-        lines, peak = run_measured([sys.executable, "-m", "nrm_api.cli", "audit", "export", "--format", "jsonl",
-                                    "--until", until], env=env, count_lines=True)
+        lines, peak, cpu = run_measured(_nrm_api("audit", "export", "--format", "jsonl", "--until", until), env=env,
+                                        count_lines=True)
         elapsed = time.perf_counter() - started
-        throughput("audit.export_jsonl", int(lines), elapsed, peak_rss_mib=peak)
+        throughput("audit.export_jsonl", int(lines), elapsed, peak_rss_mib=peak, cpu_s=round(cpu, 2),
+                   events_per_cpu_s=round(int(lines) / cpu, 1))
+        if PROFILE:
+            _profile_top()
 
 
 def main() -> None:
