@@ -240,10 +240,9 @@ def first_non_canonical(bodies: list[bytes]) -> int | None:
     Checked as a batch, exactly: each body parsed alone by orjson, all of them serialised again in
     one call (sorted keys, integers within ±2**53) and compared with the bodies joined as an array.
     For objects of strings, safe integers, booleans, nulls and lists of them (no floats), with ASCII
-    member names, that serialisation *is* RFC 8785 (orjson
-    escapes every character as ``json.dumps`` does, which a test checks over all of Unicode), and
-    the joined bytes match only if each body does. Any batch that does not pass is checked body by
-    body with ``canonical``.
+    member names, that serialisation *is* RFC 8785 (orjson escapes every character as ``json.dumps``
+    does, which a test checks over all of Unicode), and the joined bytes match only if each body
+    does. Any batch that does not pass is checked body by body with ``canonical``.
     """
     if not bodies:
         return None
