@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..audit.actor import Actor
 from ..crypto import TokenError
-from ..crypto.jws import MAX_SKEW_SECONDS, verify_detached, verify_stored
+from ..crypto.jws import MAX_SKEW_SECONDS, detached_header, verify_detached, verify_stored
 from ..database import utcnow
 from ..errors import BadSignature
 from ..extensions import db, keyring
@@ -90,8 +90,29 @@ def _request_identity(actor: Actor, payload: bytes, facts: RequestFacts) -> str 
     return hashlib.sha256(head + payload).hexdigest()
 
 
+#: The signing key the token check read with the principal's standing: ``(kid, agency, jwk or None)``.
+_PREFETCHED = "nrm_signing_key"
+
+
+def kid_of(signature: str | None) -> str | None:
+    """The ``kid`` a detached signature names, or None for anything unreadable (``verify_write`` says why)."""
+    try:
+        kid = detached_header(signature).get("kid")
+    except TokenError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def prefetched(kid: str, agency: str | None, jwk: dict[str, str] | None) -> None:
+    """Keep the usable key ``kid`` of ``agency`` (or that there is none), read now, for this request's write."""
+    db.session.info[_PREFETCHED] = (kid, agency, jwk)
+
+
 def _agency_key(actor: Actor, kid: str) -> dict[str, str] | None:
     """A usable key of a client of the actor's own agency: another agency's key is no key at all."""
+    found = db.session.info.pop(_PREFETCHED, None)
+    if found is not None and found[:2] == (kid, actor.agency):  # read by this request's token check
+        return dict(found[2]) if found[2] is not None else None
     key = db.session.scalar(select(ClientKey).join(Client, Client.id == ClientKey.client_id).where(
         ClientKey.kid == kid, Client.agency_id == actor.agency, Client.disabled_at.is_(None)))
     if key is None or not key.usable_at(utcnow()):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from blinker import Namespace
-from sqlalchemy import event
+from sqlalchemy import Table, bindparam, event, insert, select
 from sqlalchemy.orm import Session
 
 from ..crypto.canonical import canonical, sha256_hex
@@ -108,14 +108,31 @@ def write_now(session: Session) -> None:
     _write_pending(session)
 
 
+#: An event's columns but its id, which the database draws.
+_VALUES = {column.name: bindparam(column.name, type_=column.type)
+           for column in AuditEvent.__table__.columns if column.name != "id"}
+_EVENTS, _QUEUE = cast(Table, AuditEvent.__table__), cast(Table, AuditQueue.__table__)
+_INSERT_EVENT = insert(_EVENTS).values(_VALUES).returning(_EVENTS.c.id)
+_QUEUE_EVENT = insert(_QUEUE).values(event_id=bindparam("event_id"))
+#: PostgreSQL: the event and its queue entry in one statement, one round trip.
+_written = _INSERT_EVENT.cte("written")
+_INSERT_BOTH = insert(_QUEUE).from_select(["event_id"], select(_written.c.id)).returning(_QUEUE.c.event_id) \
+    .add_cte(_written)
+
+
 def _write_pending(session: Session) -> None:
+    """Insert the pending events with their queue entries: Core statements, for rows the ORM need not track."""
     pending: list[AuditEvent] = session.info.pop(PENDING, [])
     if not pending:
         return
-    session.add_all(pending)
-    session.flush()
-    session.add_all([AuditQueue(event_id=audit_event.id) for audit_event in pending])
-    session.flush()
+    together = session.get_bind().dialect.name == "postgresql"
+    for audit_event in pending:
+        values = {name: getattr(audit_event, name) for name in _VALUES}
+        if together:
+            audit_event.id = session.execute(_INSERT_BOTH, values).scalar_one()
+        else:
+            audit_event.id = session.execute(_INSERT_EVENT, values).scalar_one()
+            session.execute(_QUEUE_EVENT, {"event_id": audit_event.id})
     session.info[WROTE] = True
 
 

@@ -60,13 +60,25 @@ def open_key(key: FormKey | None) -> bytes:
     return unwrap_stored(key, f"form:{key.form_id}")
 
 
+#: The data key unwrapped last in this session, by what it was unwrapped from: a request that opens one
+#: form's fields in several places (consent, the fields, a decision's note) unwraps its key once.
+_LAST_DEK = "nrm_last_dek"
+
+
 def unwrap_stored(row: FormKey | FormDraft, context: str) -> bytes:
     """Unwrap a stored data key; read its row again if its KEK was retired since it was read."""
+    wrapped = (row.kek_version, _wrapped(row), context)
+    last = db.session.info.get(_LAST_DEK)
+    if last is not None and last[0] == wrapped:
+        return bytes(last[1])
     try:
-        return keyring().unwrap_dek(row.kek_version, _wrapped(row), context)
+        dek = keyring().unwrap_dek(row.kek_version, _wrapped(row), context)
     except KeyringError:
         db.session.refresh(row)  # rewrapped by `keys rewrap` meanwhile: the row now names a newer KEK
-        return keyring().unwrap_dek(row.kek_version, _wrapped(row), context)
+        dek = keyring().unwrap_dek(row.kek_version, _wrapped(row), context)
+        wrapped = (row.kek_version, _wrapped(row), context)
+    db.session.info[_LAST_DEK] = (wrapped, dek)
+    return dek
 
 
 def _wrapped(row: FormKey | FormDraft) -> bytes:

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy.orm import aliased
 
 from .. import paging, preconditions
 from ..accounts.signing import WriteSignature, verify_write
@@ -118,7 +119,7 @@ def accessible(actor: Actor, form_id: str, action: Permission) -> access.Access:
     404 to an agency that was never sent the form (it may not know it exists), 403 to one whose
     referral is over or whose access consent withdrawal ended.
     """
-    form = db.session.get(Form, form_id)
+    form = load(form_id)
     if form is not None:
         found = access.of(form, actor.agency, utcnow().date())
         if found.classes:
@@ -127,6 +128,29 @@ def accessible(actor: Actor, form_id: str, action: Permission) -> access.Access:
             raise AccessEnded("your agency's referral for this form is over, or the person withdrew consent",
                               resource=f"form:{form_id}", action=action)
     raise NotFoundError("no such form, or none you may see", resource=f"form:{form_id}", action=action)
+
+
+#: The newest decision of the form in the outer query.
+_DECIDED = aliased(FormDecision)
+_NEWEST_DECISION = select(func.max(_DECIDED.id)).where(_DECIDED.form_id == Form.id).scalar_subquery()
+#: A form with its newest version, its key and its newest decision: each then in the session's identity map.
+_LOAD = (select(Form, FormVersion, FormKey, FormDecision)
+         .outerjoin(FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == Form.version))
+         .outerjoin(FormKey, FormKey.form_id == Form.id)
+         .outerjoin(FormDecision, FormDecision.id == _NEWEST_DECISION)
+         .where(Form.id == bindparam("form_id")))
+_LOADED = "nrm_form_loaded"
+
+
+def load(form_id: str) -> Form | None:
+    """A form with its newest version, key and decision, in one query: reading them again costs none."""
+    row = db.session.execute(_LOAD, {"form_id": form_id}).first()
+    if row is None:
+        return None
+    form, version, key, decision = row
+    # the last form loaded's rows, held: the identity map keeps only what something else holds
+    db.session.info[_LOADED] = (form.id, form.revision, decision, version, key)
+    return form
 
 
 def check_if_match(form: Form, if_match: str | None) -> None:
@@ -218,8 +242,12 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
 
 def latest_decision(form: Form, classes: frozenset[str]) -> dict[str, Any] | None:
     """The newest identification decision, its note only for readers who see special fields."""
-    row = db.session.scalars(select(FormDecision).where(FormDecision.form_id == form.id)
-                             .order_by(FormDecision.id.desc()).limit(1)).first()
+    loaded = db.session.info.get(_LOADED)
+    if loaded is not None and loaded[:2] == (form.id, form.revision):  # loaded with the form (a decision bumps it)
+        row = loaded[2]
+    else:
+        row = db.session.scalars(select(FormDecision).where(FormDecision.form_id == form.id)
+                                 .order_by(FormDecision.id.desc()).limit(1)).first()
     if row is None:
         return None
     decision: dict[str, Any] = {"trafficking_status": row.trafficking_status, "agency": row.agency_id,
