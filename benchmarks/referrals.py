@@ -29,10 +29,12 @@ from nrm_api.crypto.jws import sign_detached
 from nrm_api.crypto.keyring import Keyring
 from nrm_api.webhooks import service as webhooks
 
-from .common import figure, note, percentile, postgres_database
+from .common import figure, note, percentile, postgres_database, sized
 from .forms import CONCURRENCY, WORKERS, Request, _document, _free_port, _load, _serve
 
-REFERRALS = int(os.environ.get("BENCH_REFERRALS", "1000"))
+REFERRALS = sized("BENCH_REFERRALS", 1000, 300)
+#: Issue 12's bar: a referral's create and status change at least half the plain submit's rate.
+TARGET = 0.5
 
 
 class Arrivals:
@@ -83,15 +85,27 @@ def main() -> None:
             webhooks.register(operator, "bench-moi", receiver.url)
         server = _serve([sys.executable, "-m", "nrm_api.cli", "serve", "--port", str(port), "--workers",
                          str(WORKERS)], env, port)
+        plain_port = _free_port()
+        plain = _serve([sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{plain_port}",
+                        "benchmarks.baseline:create_app()"], env, plain_port)
         try:
-            _measure(port, keys, receiver)
+            _measure(port, keys, receiver, _plain_rate(plain_port))
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            for served in (server, plain):
+                served.terminate()
+                served.wait(timeout=30)
             receiver.server.shutdown()
 
 
-def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals) -> None:
+def _plain_rate(plain_port: int) -> float:
+    """The plain baseline's submits per second, same run, same database, same payload as the forms'."""
+    note(f"submitting {REFERRALS} forms to the plain baseline …")
+    plain_submits: list[Request] = [("POST", "/baseline/forms", canonical(_document(n)),
+                                     {"Content-Type": "application/json"}) for n in range(REFERRALS)]
+    return _load(plain_port, plain_submits, 201)[0]
+
+
+def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals, plain_rate: float) -> None:
     base = f"http://127.0.0.1:{port}"
     ngo = NrmClient(base, "bench-ngo-system", keys["ngo"])
     moi = NrmClient(base, "bench-moi-system", keys["moi"])
@@ -106,7 +120,7 @@ def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals) -> 
     note(f"referring {REFERRALS} forms …")
     rate, latencies, answers = _load(port, creates, 201)
     answered = time.time()
-    _report("referrals.create", rate, latencies)
+    _report("referrals.create", rate, latencies, plain_rate)
     referral_ids = [json.loads(answer)["id"] for answer in answers]
     moved = canonical({"status": "received"})
     moi_auth = {"Authorization": f"Bearer {moi.token()}", "Content-Type": "application/json", "If-Match": '"1"'}
@@ -116,7 +130,7 @@ def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals) -> 
         **moi_auth, "X-JWS-Signature": sign_detached(moved, keys["moi"], "POST", f"/api/v1/referrals/{rid}/status")})
         for rid in referral_ids]
     rate, latencies, _ = _load(port, moves, 200)
-    _report("referrals.status", rate, latencies)
+    _report("referrals.status", rate, latencies, plain_rate)
     deadline = time.time() + 120
     while len(receiver.at) < len(referral_ids) and time.time() < deadline:
         time.sleep(0.1)
@@ -132,8 +146,10 @@ def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals) -> 
     figure("referrals.feed_read", entries=seen, entries_per_s=round(seen / elapsed, 1), page=500)
 
 
-def _report(name: str, rate: float, latencies: list[float]) -> None:
-    figure(name, per_s=round(rate, 1), p50_ms=round(percentile(latencies, 0.5), 2),
+def _report(name: str, rate: float, latencies: list[float], plain_rate: float) -> None:
+    ratio = rate / plain_rate
+    figure(name, per_s=round(rate, 1), baseline_submit_per_s=round(plain_rate, 1), ratio=round(ratio, 3),
+           target_ratio=TARGET, meets_target=ratio >= TARGET, p50_ms=round(percentile(latencies, 0.5), 2),
            p99_ms=round(percentile(latencies, 0.99), 2), requests=len(latencies), concurrency=CONCURRENCY,
            workers=WORKERS)
 

@@ -17,10 +17,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from nrm_api import create_app
+from nrm_api.accounts import admin
 from nrm_api.crypto.canonical import canonical
+from nrm_api.crypto.jose import generate_private_jwk, public_half
 from nrm_api.crypto.jws import sign_detached
 from nrm_api.crypto.keyring import unb64u
-from tests.conftest import audit_events, bearer, dispose, last_event, settings
+from tests.conftest import OPERATOR, audit_events, bearer, dispose, last_event, settings
 from tests.forms.helpers import Agency, adult, agency
 from tests.referrals.helpers import network
 
@@ -160,3 +162,66 @@ def test_one_signature_sent_at_once_to_two_nodes_creates_one_form(session_app: F
         thread.join(timeout=60)
     assert sorted(status for status, _ in answers) == [201, 401, 401, 401, 401, 401]
     assert all(kind == "urn:nrm:problem:signature-jti-reused" for status, kind in answers if status == 401)
+
+
+# --- the signing key is read with the token's standing, in the same query: nothing kept between requests ---
+
+def _second_key(session_app: Flask, ngo: Agency) -> dict[str, str]:
+    """A second key of the agency's system, to sign writes with (the token stays bound to the first)."""
+    private = generate_private_jwk()
+    with session_app.app_context():
+        admin.add_client_key(OPERATOR, ngo.client_id, public_half(private))
+    return private
+
+
+def _submit(node: Flask, ngo: Agency, private: dict[str, str]) -> Any:
+    body = canonical(adult())
+    return _post(node.test_client(), ngo, FORMS, body, sign_detached(body, private, "POST", FORMS),
+                 **{"Idempotency-Key": str(uuid.uuid4())})
+
+
+def test_a_signed_write_reads_its_key_in_the_token_check(session_app: Flask) -> None:
+    from sqlalchemy import event
+
+    from nrm_api.extensions import db
+
+    with session_app.app_context():
+        ngo = agency(session_app.test_client())
+        ngo.sdk.token()  # signed in before counting
+        statements: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        assert _submit(session_app, ngo, ngo.private_jwk).status_code == 201
+    assert len([sql for sql in statements if "client_keys" in sql]) == 1
+
+
+def test_a_key_revoked_on_one_node_signs_nothing_on_another(session_app: Flask, second_node: Flask) -> None:
+    with session_app.app_context():
+        ngo = agency(session_app.test_client())
+    signer = _second_key(session_app, ngo)
+    assert _submit(second_node, ngo, signer).status_code == 201
+    with session_app.app_context():
+        admin.revoke_client_key(OPERATOR, ngo.client_id, signer["kid"])
+    _problem(_submit(second_node, ngo, signer), 401, "signature-unknown-kid")
+    assert _submit(second_node, ngo, ngo.private_jwk).status_code == 201  # the token's own key still signs
+
+
+def test_a_key_added_on_one_node_signs_at_once_on_another(session_app: Flask, second_node: Flask) -> None:
+    with session_app.app_context():
+        ngo = agency(session_app.test_client())
+    assert _submit(second_node, ngo, ngo.private_jwk).status_code == 201
+    assert _submit(second_node, ngo, _second_key(session_app, ngo)).status_code == 201
+
+
+def test_another_agencys_key_signs_nothing(session_app: Flask) -> None:
+    with session_app.app_context():
+        ngo, other = agency(session_app.test_client()), agency(session_app.test_client())
+    _problem(_submit(session_app, ngo, other.private_jwk), 401, "signature-unknown-kid")
+
+
+def test_a_client_disabled_on_one_node_is_refused_at_once_on_another(session_app: Flask, second_node: Flask) -> None:
+    with session_app.app_context():
+        ngo = agency(session_app.test_client())
+    assert _submit(second_node, ngo, ngo.private_jwk).status_code == 201
+    with session_app.app_context():
+        admin.disable_client(OPERATOR, ngo.client_id)
+    _problem(_submit(second_node, ngo, ngo.private_jwk), 401, "invalid-token")

@@ -16,7 +16,6 @@ from sqlalchemy.orm import aliased
 
 from .. import paging, preconditions
 from ..accounts.signing import WriteSignature, verify_write
-from ..agencies.service import require_agency
 from ..audit import events as audit
 from ..audit.actor import Actor
 from ..crypto.canonical import sha256_hex
@@ -70,7 +69,8 @@ def submit(actor: Actor, raw: Any, signature: str | None, facts: RequestFacts) -
     signed = verify_write(actor, signature, payload, facts, Permission.FORM_CREATE, f"form:{form_id}")
     validate_document(raw, utcnow(), f"form:{form_id}")
     now = utcnow()
-    require_agency(str(actor.agency))
+    if actor.agency is None:  # a principal's agency exists (its row's foreign key), and so does the form's
+        raise NotFoundError("only an agency's principal submits forms", resource=f"form:{form_id}")
     form = Form(id=form_id, agency_id=str(actor.agency), lead_agency_id=str(actor.agency), version=1, revision=1,
                 summary=raw["statistics"], is_child=is_child(raw, now.date()), created_at=now, updated_at=now)
     form_key, dek = sealing.new_key(form)

@@ -23,8 +23,9 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import delete, text
+from sqlalchemy import Table, bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from ..audit import events as audit
@@ -107,7 +108,7 @@ def replay(actor: Actor, key: str, request_fingerprint: str, kind: str) -> Writt
     """The first result under ``key`` (a write of a ``kind`` record), if there is one."""
     if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 - when to prune, not a secret
         db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - KEEP))
-    record = db.session.get(IdempotencyRecord, (actor.subject, key))
+    record = db.session.execute(_FIRST, {"principal": actor.subject, "key": key}).first()
     if record is None:
         return None
     if record.fingerprint != request_fingerprint:
@@ -117,16 +118,29 @@ def replay(actor: Actor, key: str, request_fingerprint: str, kind: str) -> Writt
                    dict(record.response))
 
 
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_FIRST = select(IdempotencyRecord.fingerprint, IdempotencyRecord.status_code, IdempotencyRecord.response,
+                IdempotencyRecord.headers).where(IdempotencyRecord.principal == bindparam("principal"),
+                                                 IdempotencyRecord.key == bindparam("key"))
+_STORED = ("principal", "key", "fingerprint", "status_code", "response", "headers", "created_at")
+_STORE = insert(_RECORDS).values({name: bindparam(name, type_=_RECORDS.c[name].type) for name in _STORED})
+#: PostgreSQL: the same insert, waiting at most a second for a concurrent first use of the key to end —
+#: ``SET LOCAL lock_timeout`` (to the end of the transaction) in the very statement that may wait.
+_STORE_WAITING = insert(_RECORDS).from_select(list(_STORED), select(
+    *(bindparam(name, type_=_RECORDS.c[name].type) for name in _STORED)).where(
+    func.set_config("lock_timeout", "1s", True).is_not(None)))
+
+
 def commit_with(actor: Actor, attempt: Attempt, written: Written) -> Written:
     """Store the result beside the work and commit both; if another request won the key, answer as it did."""
     key, request_fingerprint = attempt.key, attempt.fingerprint
     session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SET LOCAL lock_timeout = '1s'"))
-    session.add(IdempotencyRecord(principal=actor.subject, key=key, fingerprint=request_fingerprint,
-                                  status_code=201 if written.created else 200, response=dict(written.body),
-                                  headers={"ETag": etag(written.revision)}))
+    store = _STORE_WAITING if session.get_bind().dialect.name == "postgresql" else _STORE
+    stored = {"principal": actor.subject, "key": key, "fingerprint": request_fingerprint,
+              "status_code": 201 if written.created else 200, "response": dict(written.body),
+              "headers": {"ETag": etag(written.revision)}, "created_at": utcnow()}
     try:
+        session.execute(store, stored)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import event, select, text
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from ..audit import events as audit
@@ -36,19 +36,19 @@ def emit(agency_ids: Iterable[str], kind: str, resource: str, status: str | None
     """Tell each agency of a change: a feed entry, and a webhook if it has an endpoint."""
     session = db.session
     agencies = sorted(set(agency_ids))
-    if session.get_bind().dialect.name == "postgresql":
-        for agency_id in agencies:  # sorted: two writers never wait on each other in a cycle
-            session.execute(text("SELECT pg_advisory_xact_lock(:class, hashtext(:agency))"),
-                            {"class": LOCK_CLASS, "agency": agency_id})
+    if session.get_bind().dialect.name == "postgresql" and agencies:
+        # sorted, and taken left to right in one statement: two writers never wait on each other in a cycle
+        session.execute(select(*(func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(agency_id))
+                                 for agency_id in agencies)))
+    hooked = set(session.scalars(select(WebhookEndpoint.agency_id).where(WebhookEndpoint.agency_id.in_(agencies))))
     now = utcnow()
-    written = []
-    for agency_id in agencies:
-        entry = AgencyEvent(agency_id=agency_id, type=kind, resource=resource, status=status, occurred_at=now)
-        session.add(entry)
-        session.flush()
-        written.append(entry)
-        if session.get(WebhookEndpoint, agency_id) is not None:
-            session.add(WebhookDelivery(id=f"msg_{uuid.uuid4().hex}", agency_id=agency_id, event_id=entry.id,
+    written = [AgencyEvent(agency_id=agency_id, type=kind, resource=resource, status=status, occurred_at=now)
+               for agency_id in agencies]
+    session.add_all(written)
+    session.flush()  # their ids, for the outbox rows (one INSERT for them all)
+    for entry in written:
+        if entry.agency_id in hooked:
+            session.add(WebhookDelivery(id=f"msg_{uuid.uuid4().hex}", agency_id=entry.agency_id, event_id=entry.id,
                                         next_attempt_at=now))
             session.info[WAKE] = True
     return written
