@@ -5,7 +5,6 @@ Which fields are sealed, how a document splits and rejoins, who is a child, what
 
 from __future__ import annotations
 
-import copy
 from datetime import date
 from functools import cache
 from typing import Any
@@ -41,7 +40,7 @@ def _walk(schema: ma.Schema, prefix: str) -> list[tuple[str, str]]:
 
 def split(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate the public part of a document from the values to seal, by path."""
-    public = copy.deepcopy(document)
+    public: dict[str, Any] = _copied(document)
     sealed: dict[str, Any] = {}
     for path in sealed_paths():
         *parents, leaf = path.split(".")
@@ -53,9 +52,18 @@ def split(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return public, sealed
 
 
+def _copied(value: Any) -> Any:
+    """A copy of a JSON value (objects and arrays copied, the rest immutable): deepcopy's result, faster."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
+
+
 def merge(public: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """Put opened values back in their places: the inverse of ``split``."""
-    document = copy.deepcopy(public)
+    document: dict[str, Any] = _copied(public)
     for path, value in values.items():
         *parents, leaf = path.split(".")
         holder = document

@@ -30,7 +30,7 @@ from ..writes import RequestFacts, Written, canonical_body, receipt
 from . import access, sealing
 from .document import SCHEMA_VERSION, FormDocumentSchema
 from .models import Form, FormBlindIndex, FormDecision, FormKey, FormVersion
-from .rules import consent_errors, is_child, merge, sealed_paths, split
+from .rules import consent_errors, is_child, merge, sealed_paths
 
 #: At most this many possible duplicates are named in an answer.
 MAX_DUPLICATES = 20
@@ -74,13 +74,11 @@ def submit(actor: Actor, raw: Any, signature: str | None, facts: RequestFacts) -
     form = Form(id=form_id, agency_id=str(actor.agency), lead_agency_id=str(actor.agency), version=1, revision=1,
                 summary=raw["statistics"], is_child=is_child(raw, now.date()), created_at=now, updated_at=now)
     form_key, dek = sealing.new_key(form)
-    db.session.add_all([form, form_key])
-    db.session.flush()
-    db.session.add(_version(form, 1, raw, payload, signed, actor, dek))
+    version = _version(form, 1, raw, payload, signed, actor, dek)
     indexes = sealing.name_indexes(raw)
-    db.session.add_all([FormBlindIndex(form_id=form.id, value=value) for value in indexes])
+    db.session.add_all([form, form_key, version, *(FormBlindIndex(form_id=form.id, value=value) for value in indexes)])
     event = audit.record(actor, Permission.FORM_CREATE, "allowed", resource=f"form:{form.id}",
-                         fields=split(raw)[1].keys())
+                         fields=version.sealed.keys())
     audit.write_now(db.session)
     written = Written("form", form.id, form.revision, True, {
         "id": form.id, "version": 1, "status": form.status, "receipt": receipt(form.id, 1, payload, event.sha256),
@@ -96,14 +94,18 @@ def _version(form: Form, version: int, raw: dict[str, Any], payload: bytes, sign
                        sha256=sha256_hex(payload))
 
 
+_DUPLICATES = (select(Form.id, Form.agency_id).join(FormBlindIndex, FormBlindIndex.form_id == Form.id)
+               .where(FormBlindIndex.value.in_(bindparam("indexes", expanding=True)), Form.id != bindparam("form_id"),
+                      Form.agency_id == bindparam("agency"))
+               .distinct().order_by(Form.id).limit(MAX_DUPLICATES))
+
+
 def _duplicates(actor: Actor, form_id: str, indexes: set[str]) -> list[dict[str, str]]:
     """Forms of the caller's own agency that may be the same person: found by blind index alone."""
     if not indexes:
         return []
-    rows = db.session.execute(
-        select(Form.id, Form.agency_id).join(FormBlindIndex, FormBlindIndex.form_id == Form.id)
-        .where(FormBlindIndex.value.in_(indexes), Form.id != form_id, Form.agency_id == actor.agency)
-        .distinct().order_by(Form.id).limit(MAX_DUPLICATES)).all()
+    rows = db.session.execute(_DUPLICATES, {"indexes": sorted(indexes), "form_id": form_id,
+                                            "agency": actor.agency}).all()
     return [{"form_id": row.id, "agency": row.agency_id} for row in rows]
 
 
@@ -187,11 +189,12 @@ def update(actor: Actor, form_id: str, raw: Any, signature: str | None, if_match
     form.revision += 1
     form.updated_at = utcnow()
     form.summary, form.is_child = raw["statistics"], is_child(raw, form.updated_at.date())
-    db.session.add(_version(form, form.version, raw, payload, signed, actor, dek))
+    version = _version(form, form.version, raw, payload, signed, actor, dek)
+    db.session.add(version)
     db.session.execute(delete(FormBlindIndex).where(FormBlindIndex.form_id == form.id))
     db.session.add_all([FormBlindIndex(form_id=form.id, value=v) for v in sealing.name_indexes(raw)])
     event = audit.record(actor, Permission.FORM_UPDATE, "allowed", resource=f"form:{form.id}",
-                         fields=split(raw)[1].keys())
+                         fields=version.sealed.keys())
     audit.write_now(db.session)
     written = amended(form, receipt(form.id, form.version, payload, event.sha256))
     db.session.commit()
