@@ -1,6 +1,6 @@
 """Where a request's time goes: cProfile of in-process submits, reads and referral writes on PostgreSQL.
 
-``python -m benchmarks.profile [submit|read|refer|move] [--top N]``: the app through Flask's test
+``python -m benchmarks.request_path [submit|read|refer|move] [--top N]``: the app through Flask's test
 client (no HTTP server, so the profile is the request path alone) on a throwaway database, with
 the SQL statements and ORM flushes each request costs counted by SQLAlchemy events. Prints the
 counts as one JSON line per operation and, on standard error, the top of the profile of the one
