@@ -13,6 +13,9 @@ INTEROP_STAMP := $(INTEROP)/node_modules/.installed-$(shell cat $(INTEROP)/packa
 WEB_T := nrm_api/web/translations
 WEB_MO := $(patsubst %.po,%.mo,$(wildcard $(WEB_T)/*/LC_MESSAGES/messages.po))
 
+# make test's pytest workers (pytest-xdist; a module's tests stay on one worker, with its served instance)
+TEST_WORKERS ?= 2
+
 .PHONY: run test bench openapi clean system-packages translations messages
 
 $(BIN)/python:
@@ -71,7 +74,7 @@ test: system-packages $(STAMP) $(UI_STAMP) $(INTEROP_STAMP) translations
 	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
 	$(BIN)/lint-imports
-	NRM_TEST_REQUIRE_BROWSER=1 $(BIN)/pytest
+	NRM_TEST_REQUIRE_BROWSER=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 ## make bench: the benchmarks on PostgreSQL; each figure is one JSON line on standard output
 bench: $(STAMP)

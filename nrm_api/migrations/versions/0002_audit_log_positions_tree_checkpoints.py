@@ -76,10 +76,13 @@ def _append_only() -> None:
 def _grant_app_role() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    # roles belong to the cluster, not the database: two databases migrated at once (two nodes, or two
+    # test workers) may both find it missing, and the second CREATE then fails; that one finds it made
     op.execute(f"""DO $$ BEGIN
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
             CREATE ROLE {APP_ROLE} NOLOGIN;
         END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
     END $$""")
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")

@@ -87,10 +87,13 @@ def _append_only() -> None:
 def _grant_roles() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    # roles belong to the cluster, not the database: two databases migrated at once (two nodes, or two
+    # test workers) may both find it missing, and the second CREATE then fails; that one finds it made
     op.execute(f"""DO $$ BEGIN
         IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{SEQUENCER_ROLE}') THEN
             CREATE ROLE {SEQUENCER_ROLE} NOLOGIN;
         END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
     END $$""")
     # the web role writes events and their queue entries, and reads the log; nothing else
     op.execute(f"REVOKE DELETE ON audit_queue FROM {APP_ROLE}")
