@@ -227,3 +227,42 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def pkcs11_uri(token: str, keyfile: Path) -> str:
     """A keyring URI for one of the test tokens."""
     return f"pkcs11:token={token}?module-path={SOFTHSM_MODULE}&pin-source=env:NRM_TEST_HSM_PIN&x-keyfile={keyfile}"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, one per test process (Playwright's sync API allows one in a thread).
+
+    Skipped where absent unless ``make test`` (which installs it) runs: NRM_TEST_REQUIRE_BROWSER.
+    """
+    from tests.web.support import CHROMIUM, CHROMIUM_ARGS, missing_browser
+
+    missing = missing_browser()
+    if missing:
+        if os.environ.get("NRM_TEST_REQUIRE_BROWSER"):
+            pytest.fail(f"NRM_TEST_REQUIRE_BROWSER is set but {missing}")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+#: Modules of minutes, handed out first: xdist gives each worker a module at a time in collection
+#: order (``--dist loadscope``), so the long ones starting last would leave one worker running alone.
+HEAVY_FIRST = ("tests/test_contract.py", "tests/web/test_belarus_flow.py", "tests/web/test_bola.py",
+               "tests/referrals/test_bola.py", "tests/web/test_form_browser.py", "tests/test_demo.py")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heavy modules first, in the order above; everything else keeps pytest's order."""
+    def weight(item: pytest.Item) -> int:
+        module = item.nodeid.split("::")[0]
+        return HEAVY_FIRST.index(module) if module in HEAVY_FIRST else len(HEAVY_FIRST)
+
+    items.sort(key=weight)

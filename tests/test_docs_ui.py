@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,9 +21,6 @@ from nrm_api.wellknown import SWAGGER_UI_DIR
 
 NRM_API = str(Path(sys.executable).with_name("nrm-api"))
 CHROMIUM = "/usr/bin/chromium"
-#: Headless, and nothing of the browser's own that talks to outside hosts.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def _missing() -> str | None:
@@ -86,8 +84,8 @@ def test_the_contract_the_document_links_to_is_served(client: FlaskClient) -> No
         assert "### Binding (v1.1)" in answer.get_data(as_text=True)
 
 
-def test_the_docs_page_renders_the_openapi_3_1_document(served: str, tmp_path: Path) -> None:
-    from playwright.sync_api import Route, sync_playwright
+def test_the_docs_page_renders_the_openapi_3_1_document(served: str, browser: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import Route
 
     ours = urlsplit(served).netloc
     outside: list[str] = []
@@ -100,23 +98,22 @@ def test_the_docs_page_renders_the_openapi_3_1_document(served: str, tmp_path: P
             outside.append(route.request.url)
             route.abort()
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 2000})
-            page.route("**/*", only_ours)
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(f"{served}/api/docs", wait_until="load", timeout=30_000)
-            # rendered operations, or Swagger UI's own refusal: either way the assertions below say which
-            page.locator(".opblock").or_(page.get_by_text("Unable to render")).first.wait_for(timeout=30_000)
-            submit = page.locator(".opblock-post", has=page.locator(".opblock-summary-path[data-path='/api/v1/forms']"))
-            submits, count = submit.count(), page.locator(".opblock").count()
-            text = page.inner_text("body")
-            page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
-            if os.environ.get("NRM_TEST_SCREENSHOT_DIR"):
-                shutil.copy(tmp_path / "docs.png", Path(os.environ["NRM_TEST_SCREENSHOT_DIR"]) / "docs.png")
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 2000})
+    try:
+        page = context.new_page()
+        page.route("**/*", only_ours)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{served}/api/docs", wait_until="load", timeout=30_000)
+        # rendered operations, or Swagger UI's own refusal: either way the assertions below say which
+        page.locator(".opblock").or_(page.get_by_text("Unable to render")).first.wait_for(timeout=30_000)
+        submit = page.locator(".opblock-post", has=page.locator(".opblock-summary-path[data-path='/api/v1/forms']"))
+        submits, count = submit.count(), page.locator(".opblock").count()
+        text = page.inner_text("body")
+        page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
+        if os.environ.get("NRM_TEST_SCREENSHOT_DIR"):
+            shutil.copy(tmp_path / "docs.png", Path(os.environ["NRM_TEST_SCREENSHOT_DIR"]) / "docs.png")
+    finally:
+        context.close()
     assert "Unable to render" not in text
     assert submits == 1
     assert count > 20, count

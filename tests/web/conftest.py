@@ -19,13 +19,10 @@ import pytest
 
 from tests.conftest import _backends
 from tests.web.support import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     Http,
     WebServer,
     axe_check,
     compile_catalogs,
-    missing_browser,
     serve_web,
 )
 
@@ -48,26 +45,6 @@ def web(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def http(web: WebServer) -> Http:
     """A cookie-keeping HTTP client of ``web`` (no redirects followed: tests look at each 303)."""
     return Http(web.base)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Debian's chromium, headless; skipped where absent unless ``make test`` (which installs it) runs."""
-    missing = missing_browser()
-    if missing:
-        import os
-
-        if os.environ.get("NRM_TEST_REQUIRE_BROWSER"):
-            pytest.fail(f"NRM_TEST_REQUIRE_BROWSER is set but {missing}")
-        pytest.skip(missing)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _context(browser: Any, web: WebServer, *, javascript: bool, locale: str = "en-GB") -> Iterator[Any]:

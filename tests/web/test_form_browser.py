@@ -15,6 +15,10 @@ from nrm_api.web.form_definition import STEPS
 from tests.web.support import Http, WebServer, axe_check, sign_in
 from tests.web.test_form_pages import IMAGE, SCRIPT, STEP_DATA, _refer, fill_and_submit
 
+#: In the browser on SQLite alone: the same pages over HTTP run on both backends, and the Belarus flow
+#: (tests/web/test_belarus_flow.py) drives the browser on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("web", ["sqlite"], indirect=True, scope="module")
+
 Shot = Callable[[Any, str], Path]
 
 

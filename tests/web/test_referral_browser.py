@@ -14,6 +14,10 @@ import pytest
 from tests.web.referral_network import network
 from tests.web.support import WebServer, sign_in
 
+#: In the browser on SQLite alone: the same pages over HTTP run on both backends, and the Belarus flow
+#: (tests/web/test_belarus_flow.py) drives the browser on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("web", ["sqlite"], indirect=True, scope="module")
+
 SCRIPT = "<script>alert('nrm')</script>"
 
 

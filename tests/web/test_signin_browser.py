@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from nrm_api.crypto.passwords import totp_now
 from tests.web.support import WebServer, sign_in
+
+#: In the browser on SQLite alone: the same pages over HTTP run on both backends, and the Belarus flow
+#: (tests/web/test_belarus_flow.py) drives the browser on PostgreSQL too.
+pytestmark = pytest.mark.parametrize("web", ["sqlite"], indirect=True, scope="module")
 
 
 def test_sign_in_with_totp_and_out_again(web: WebServer, page: Any, axe: Callable[[Any], Any],
