@@ -22,7 +22,7 @@ from ..extensions import db
 from ..fields import SPECIAL, Strict, code, meta, text
 from ..permissions import Permission
 from ..writes import RequestFacts, Written, canonical_body, receipt
-from . import sealing
+from . import access, sealing
 from .models import Form, FormBlindIndex, FormDecision, FormKey
 from .service import accessible, amended, check_if_match, readable
 from .signals import consent_withdrawn
@@ -81,11 +81,8 @@ def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None
     ``signature`` is bound to ``facts``: ``POST /api/v1/forms/ID/consent-withdrawal``.
     """
     payload = canonical_body(raw)
-    found = accessible(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
+    found = withdrawer(actor, form_id)
     form, resource = found.form, f"form:{form_id}"
-    if not found.owner and not _is_authority(actor):
-        raise Forbidden("consent withdrawal is recorded by the agency leading the case or by an authority",
-                        reason="not_lead_or_authority", resource=resource)
     signed = verify_write(actor, signature, payload, facts, Permission.FORM_WITHDRAW_CONSENT, resource)
     _load(ConsentWithdrawalSchema(), raw, resource)
     if form.status != "active":
@@ -95,6 +92,18 @@ def withdraw_consent(actor: Actor, form_id: str, raw: Any, signature: str | None
     form.consent_withdrawal = {"body": raw, "signature": signed.value, "kid": signed.kid}
     consent_withdrawn.send(form, actor=actor)
     return _changed(actor, form, Permission.FORM_WITHDRAW_CONSENT, payload, [])
+
+
+def withdrawer(actor: Actor, form_id: str) -> access.Access:
+    """The form, when ``actor``'s agency records consent withdrawals on it: the case's lead, or an authority.
+
+    Every door asks this before it offers the withdrawal (``Forbidden`` otherwise, 403; 404 as ``accessible``).
+    """
+    found = accessible(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
+    if not found.owner and not _is_authority(actor):
+        raise Forbidden("consent withdrawal is recorded by the agency leading the case or by an authority",
+                        reason="not_lead_or_authority", resource=f"form:{form_id}")
+    return found
 
 
 def _is_authority(actor: Actor) -> bool:

@@ -176,6 +176,8 @@ def test_another_kind_of_agency_sees_the_withheld_fields_named_never_shown(
     assert "online advert" not in page.text and "Recruiter or intermediary" not in page.text  # never shown
     assert "Ivan" in page.text  # what airport reception needs: who to meet
     assert 'value="new-version"' not in page.text and "consent-withdrawal" not in page.text
+    # nor is the withdrawal's page offered by address: only the case's lead or an authority records one
+    assert other.get(f"/forms/{form_id}/consent-withdrawal").status == 403
     stranger = Http(web.base)
     stranger.sign_in(web.add_user("caseworker", kind="ngo"))
     assert stranger.get(f"/forms/{form_id}").status == 404

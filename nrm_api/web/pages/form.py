@@ -16,7 +16,7 @@ from flask.wrappers import Response
 from ...agencies.service import require_agency
 from ...audit.actor import Actor
 from ...errors import InvalidError
-from ...forms import drafts, service
+from ...forms import decisions, drafts, service
 from ...permissions import Permission
 from .. import form_writes
 from ..blueprint import bp
@@ -75,7 +75,7 @@ def form_consent_withdrawal(form_id: str) -> Response:
 
 
 def _withdraw_context(actor: Actor, form_id: str, withdrawal: dict[str, Any]) -> dict[str, Any]:
-    found = service.accessible(actor, form_id, Permission.FORM_WITHDRAW_CONSENT)
+    found = decisions.withdrawer(actor, form_id)  # the page is offered only to who may confirm it
     return {"form_id": form_id, "form_status": found.form.status, "section": withdrawal_control(),
             "document": {"withdrawal": withdrawal}}
 
