@@ -25,9 +25,9 @@ class NotYourAgency(DomainError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
-def managed(actor: Actor, agency_id: str) -> Agency:
-    """The agency, if the caller may change its entry."""
-    agency = db.session.get(Agency, agency_id)
+def managed(actor: Actor, agency_id: str, lock: bool = False) -> Agency:
+    """The agency, if the caller may change its entry (its row locked until commit with ``lock``)."""
+    agency = db.session.get(Agency, agency_id, with_for_update=lock or None)
     if agency is None:
         raise NotFoundError(f"no agency {agency_id!r}", resource=f"agency:{agency_id}", action=ACTION)
     if actor.agency != agency_id and actor.role not in ("network_admin", "operator"):
@@ -56,6 +56,40 @@ def set_services(actor: Actor, agency_id: str, services: list[dict[str, Any]]) -
     audit.record(actor, ACTION, "allowed", resource=f"agency:{agency_id}", reason="services")
     db.session.commit()
     return agency
+
+
+def add_service(actor: Actor, agency_id: str, service: dict[str, Any]) -> AgencyService:
+    """Publish one more service (a valid ``ServiceSchema`` entry); the others stay exactly as they are.
+
+    The agency's row is locked first, so two admins adding at once both land (one after the other).
+    """
+    managed(actor, agency_id, lock=True)
+    resource = f"agency:{agency_id}"
+    if db.session.get(AgencyService, (agency_id, service["service"])) is not None:
+        raise InvalidError("a service is listed twice", errors={"json": {"services": ["duplicate service"]}},
+                           reason="invalid_document", resource=resource, action=ACTION)
+    capacity, vacancies = service.get("capacity"), service.get("vacancies")
+    if vacancies is not None and capacity is not None and vacancies > capacity:
+        raise InvalidError("vacancies exceed capacity", errors={"json": {service["service"]: ["vacancies"]}},
+                           reason="invalid_document", resource=resource, action=ACTION)
+    row = AgencyService(agency_id=agency_id, service=service["service"], regions=sorted(service["regions"]),
+                        age_bands=service.get("age_bands", []), sexes=service.get("sexes", []), capacity=capacity,
+                        vacancies=vacancies, updated_at=utcnow())
+    db.session.add(row)
+    audit.record(actor, ACTION, "allowed", resource=resource, reason="services")
+    db.session.commit()
+    return row
+
+
+def remove_service(actor: Actor, agency_id: str, service: str) -> None:
+    """Stop publishing ``service``; ``NotFoundError`` if the agency does not publish it."""
+    managed(actor, agency_id, lock=True)
+    row = db.session.get(AgencyService, (agency_id, service))
+    if row is None:
+        raise NotFoundError(f"{agency_id} does not publish {service}", resource=f"agency:{agency_id}", action=ACTION)
+    db.session.delete(row)
+    audit.record(actor, ACTION, "allowed", resource=f"agency:{agency_id}", reason="services")
+    db.session.commit()
 
 
 def set_vacancies(actor: Actor, agency_id: str, service: str, vacancies: int) -> AgencyService:

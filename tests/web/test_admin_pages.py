@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -195,6 +196,7 @@ def test_an_admin_adds_a_service_changes_its_places_and_removes_it(web: WebServe
     admin = web.add_user("agency_admin")
     _offer(web, admin["agency"], {"service": "legal_aid", "age_bands": ["18--20"], "capacity": None, "vacancies": 3})
     http.sign_in(admin)
+    before = {row["service"]: row for row in _services(web, admin["agency"])}["legal_aid"]
     added = http.submit("/admin/services/add", {"service": "accommodation", "regions": ["Minsk", "MinskCity"],
                                                 "capacity": "10", "vacancies": "4"}, page="/admin/services")
     assert added.status == 303 and added.location == "/admin/services"
@@ -214,9 +216,25 @@ def test_an_admin_adds_a_service_changes_its_places_and_removes_it(web: WebServe
     removed = http.submit("/admin/services/remove", {"service": "accommodation"}, page="/admin/services")
     assert removed.status == 303 and removed.location == "/admin/services"
     assert [row["service"] for row in _services(web, admin["agency"])] == ["legal_aid"]
+    assert _services(web, admin["agency"])[0] == before  # adding and removing another left it untouched
     assert 'id="service-accommodation"' not in http.get("/admin/services").text
     changes = web.events(action="agency:manage", resource=f"agency:{admin['agency']}", reason="services")
     assert [event["actor"] for event in changes] == ["cli:test"] + [f"user:{admin['username']}"] * 2
+
+
+def test_two_admins_adding_at_once_both_land(web: WebServer) -> None:
+    first = web.add_user("agency_admin")
+    second = web.add_user("agency_admin", agency=first["agency"])
+    admins = [Http(web.base), Http(web.base)]
+    for client, admin in zip(admins, (first, second), strict=True):
+        client.sign_in(admin)
+    tokens = [client.get("/admin/services").csrf() for client in admins]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda job: job[0].post("/admin/services/add", {
+            "service": job[1], "capacity": "", "vacancies": "", "csrf_token": job[2]}),
+            zip(admins, ("legal_aid", "healthcare"), tokens, strict=True)))
+    assert [answer.status for answer in answers] == [303, 303]
+    assert sorted(row["service"] for row in _services(web, first["agency"])) == ["healthcare", "legal_aid"]
 
 
 @pytest.mark.parametrize(("typed", "field"), [

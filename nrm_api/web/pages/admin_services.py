@@ -1,8 +1,9 @@
 """``/admin/services``: the services the agency publishes, their capacity and vacancies (``agencies``).
 
-Adding and removing a service is the API's ``PUT /agencies/<id>/services`` (``directory.set_services``:
-the whole list, with the one service more or less), the new one judged first by the API's own
-``ServiceSchema``; changing places is ``directory.set_places``. A refusal changes nothing.
+Adding and removing a service is ``directory.add_service`` / ``remove_service`` (one row, under a lock
+on the agency, so two admins at once both land and the other services keep their times), the new one
+judged first by the API's own ``ServiceSchema``; changing places is ``directory.set_places``. A
+refusal changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ...agencies import directory
 from ...agencies import service as agencies
 from ...agencies.models import REGIONS
 from ...agencies.schemas import SERVICES, ServiceSchema
-from ...errors import InvalidError, NotFoundError
+from ...errors import InvalidError
 from ...permissions import Permission
 from ...vocabulary import code_lists
 from .. import i18n
@@ -112,13 +113,6 @@ def admin_services_places() -> Response:
     return see_other(url_for("web.admin_services"))
 
 
-def _published(agency_id: str) -> list[dict[str, Any]]:
-    """The agency's services as ``set_services`` takes them (regions as stored: empty is all the agency's)."""
-    return [{"service": row.service, "regions": list(row.regions), "age_bands": list(row.age_bands),
-             "sexes": list(row.sexes), "capacity": row.capacity, "vacancies": row.vacancies}
-            for row in directory.services_of([agency_id])[agency_id]]
-
-
 @bp.route("/admin/services/add", methods=["POST"])
 @page(Permission.AGENCY_MANAGE)
 def admin_services_add() -> Response:
@@ -134,7 +128,7 @@ def admin_services_add() -> Response:
         return refused_form(TEMPLATE, _messages(set(error.messages_dict)), **_context(adding=adding))
     actor = current_actor()
     try:
-        directory.set_services(actor, str(actor.agency), [*_published(str(actor.agency)), offered])
+        directory.add_service(actor, str(actor.agency), offered)
     except InvalidError as error:
         fields = {"listed"} if "services" in (error.errors or {}).get("json", {}) else {"exceeds"}
         return refused_form(TEMPLATE, _messages(fields), error=error, **_context(adding=adding))
@@ -146,12 +140,7 @@ def admin_services_add() -> Response:
 @page(Permission.AGENCY_MANAGE)
 def admin_services_remove() -> Response:
     """Stop publishing ``service``: the directory no longer offers it to the network."""
-    actor, code = current_actor(), request.form.get("service", "")[:64]
-    published = _published(str(actor.agency))
-    kept = [offered for offered in published if offered["service"] != code]
-    if len(kept) == len(published):
-        raise NotFoundError(f"{actor.agency} does not publish {code}", resource=f"agency:{actor.agency}",
-                            action=Permission.AGENCY_MANAGE)
-    directory.set_services(actor, str(actor.agency), kept)
+    actor = current_actor()
+    directory.remove_service(actor, str(actor.agency), request.form.get("service", "")[:64])
     notify(N_("The service is removed; the directory no longer offers it."))
     return see_other(url_for("web.admin_services"))
