@@ -19,8 +19,11 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from nrm_api import create_app
 from nrm_api.accounts import admin
@@ -31,6 +34,7 @@ from nrm_api.crypto.canonical import canonical
 from nrm_api.crypto.jose import generate_private_jwk, public_half
 from nrm_api.crypto.jws import sign_detached
 from nrm_api.crypto.keyring import Keyring
+from nrm_api.database import make_engine
 
 from .common import figure, note, percentile, postgres_database, sized
 
@@ -41,6 +45,7 @@ TARGETS = {"submit": (0.5, 0.7), "read": (0.6, 0.8)}
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 Request = tuple[str, str, bytes | None, dict[str, str]]
+Loaded = tuple[float, list[float], list[bytes]]
 
 
 def _document(number: int) -> dict[str, Any]:
@@ -68,6 +73,63 @@ def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
             time.sleep(0.05)
     server.kill()
     raise RuntimeError(f"server on port {port} did not start")
+
+
+class ServedCpu:
+    """CPU seconds a served app spends (its processes and its PostgreSQL backends), from ``/proc``.
+
+    On a shared machine the wall clock moves with everyone's load; the CPU each request costs the
+    service and its database moves much less, and its ratio is the throughput ratio an idle machine
+    would show. Linux only; the database on this machine (its backends are read from ``/proc`` too).
+    """
+
+    TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, server: subprocess.Popen[bytes], database_url: str) -> None:
+        self.server = server.pid
+        self.engine = make_engine(database_url)
+
+    def _pids(self) -> dict[int, str]:
+        """Every process of the app and every backend of the database, each with what it is."""
+        kinds = {self.server: "app"}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and _ppid(int(entry.name)) == self.server:  # workers; the sequencer, deliverer
+                command = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+                kinds[int(entry.name)] = "background" if b"sequence" in command or b"deliver" in command else "app"
+        with self.engine.connect() as connection:  # every backend of the database: only this app works now
+            for pid in connection.scalars(text("SELECT pid FROM pg_stat_activity "
+                                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")):
+                kinds[int(pid)] = "database"
+        return kinds
+
+    def measured(self, call: Callable[[], Loaded]) -> tuple[Loaded, dict[str, float]]:
+        """What ``call`` returns, and the CPU seconds the app, its background workers and the database spent."""
+        before = self.sample()
+        result = call()
+        after = self.sample()
+        spent = {"app": 0.0, "background": 0.0, "database": 0.0}
+        for pid, (kind, seconds) in after.items():  # a process started meanwhile counts whole
+            spent[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+        return result, spent
+
+    def sample(self) -> dict[int, tuple[str, float]]:
+        """CPU seconds so far of every process of the app and of the database's backends."""
+        return {pid: (kind, _cpu(pid)) for pid, kind in self._pids().items()}
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / ServedCpu.TICK
 
 
 def _load(port: int, requests: list[Request], expect: int) -> tuple[float, list[float], list[bytes]]:
@@ -108,16 +170,24 @@ def _load(port: int, requests: list[Request], expect: int) -> tuple[float, list[
     return len(requests) / (time.perf_counter() - started), latencies, bodies
 
 
-def _report(name: str, protected: tuple[float, list[float]], plain: tuple[float, list[float]]) -> None:
-    ratio = protected[0] / plain[0]
+def _report(name: str, protected: tuple[Loaded, dict[str, float]], plain: tuple[Loaded, dict[str, float]]) -> None:
+    (rate, latencies, _), spent = protected
+    (plain_rate, plain_latencies, _), plain_spent = plain
+    cpu, plain_cpu = sum(spent.values()), sum(plain_spent.values())
+    ratio, requests = rate / plain_rate, len(latencies)
     target, beyond = TARGETS[name]
-    figure(f"forms.{name}", protected_per_s=round(protected[0], 1), baseline_per_s=round(plain[0], 1),
+    figure(f"forms.{name}", protected_per_s=round(rate, 1), baseline_per_s=round(plain_rate, 1),
            ratio=round(ratio, 3), target_ratio=target, meets_target=ratio >= target, beyond_ratio=beyond,
-           meets_beyond=ratio >= beyond,
-           protected_p50_ms=round(percentile(protected[1], 0.5), 2),
-           protected_p99_ms=round(percentile(protected[1], 0.99), 2),
-           baseline_p50_ms=round(percentile(plain[1], 0.5), 2), baseline_p99_ms=round(percentile(plain[1], 0.99), 2),
-           requests=len(protected[1]), concurrency=CONCURRENCY, workers=WORKERS)
+           meets_beyond=ratio >= beyond, protected_cpu_ms=round(cpu * 1000 / requests, 2),
+           baseline_cpu_ms=round(plain_cpu * 1000 / requests, 2), cpu_ratio=round(plain_cpu / cpu, 3),
+           **{f"protected_{kind}_cpu_ms": round(seconds * 1000 / requests, 2) for kind, seconds in spent.items()},
+           **{f"baseline_{kind}_cpu_ms": round(seconds * 1000 / requests, 2) for kind, seconds in plain_spent.items()
+              if kind != "background"},
+           protected_p50_ms=round(percentile(latencies, 0.5), 2),
+           protected_p99_ms=round(percentile(latencies, 0.99), 2),
+           baseline_p50_ms=round(percentile(plain_latencies, 0.5), 2),
+           baseline_p99_ms=round(percentile(plain_latencies, 0.99), 2),
+           requests=requests, concurrency=CONCURRENCY, workers=WORKERS)
 
 
 def main() -> None:
@@ -140,14 +210,14 @@ def main() -> None:
         plain = _serve([sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{plain_port}",
                         "benchmarks.baseline:create_app()"], env, plain_port)
         try:
-            _compare(port, plain_port, private)
+            _compare(port, plain_port, private, ServedCpu(nrm, url), ServedCpu(plain, url))
         finally:
             for server in (nrm, plain):
                 server.terminate()
                 server.wait(timeout=30)
 
 
-def _compare(port: int, plain_port: int, private: dict[str, str]) -> None:
+def _compare(port: int, plain_port: int, private: dict[str, str], cpu: ServedCpu, plain_cpu: ServedCpu) -> None:
     token = NrmClient(f"http://127.0.0.1:{port}", "bench-system", private).token()
     payloads = [canonical(_document(n)) for n in range(SUBMITS)]
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -158,19 +228,18 @@ def _compare(port: int, plain_port: int, private: dict[str, str]) -> None:
     plain_submits: list[Request] = [("POST", "/baseline/forms", payload, {"Content-Type": "application/json"})
                                     for payload in payloads]
     note(f"submitting {SUBMITS} forms to each …")
-    rate, latencies, bodies = _load(port, submits, 201)
-    plain_rate, plain_latencies, plain_bodies = _load(plain_port, plain_submits, 201)
-    _report("submit", (rate, latencies), (plain_rate, plain_latencies))
-    ids = [json.loads(body)["id"] for body in bodies]
-    plain_ids = [json.loads(body)["id"] for body in plain_bodies]
+    protected = cpu.measured(lambda: _load(port, submits, 201))
+    plain = plain_cpu.measured(lambda: _load(plain_port, plain_submits, 201))
+    _report("submit", protected, plain)
+    ids = [json.loads(body)["id"] for body in protected[0][2]]
+    plain_ids = [json.loads(body)["id"] for body in plain[0][2]]
     rng = random.Random(11)
     reads: list[Request] = [("GET", f"/api/v1/forms/{rng.choice(ids)}", None, auth) for _ in range(READS)]
     plain_reads: list[Request] = [("GET", f"/baseline/forms/{rng.choice(plain_ids)}", None, {})
                                   for _ in range(READS)]
     note(f"reading {READS} forms from each …")
-    rate, latencies, _ = _load(port, reads, 200)
-    plain_rate, plain_latencies, _ = _load(plain_port, plain_reads, 200)
-    _report("read", (rate, latencies), (plain_rate, plain_latencies))
+    _report("read", cpu.measured(lambda: _load(port, reads, 200)),
+            plain_cpu.measured(lambda: _load(plain_port, plain_reads, 200)))
 
 
 if __name__ == "__main__":
