@@ -89,7 +89,7 @@ def main() -> None:
         plain = _serve([sys.executable, "-m", "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{plain_port}",
                         "benchmarks.baseline:create_app()"], env, plain_port)
         try:
-            _measure(port, keys, receiver, _plain_rate(plain_port))
+            _measure(port, keys, receiver, plain_port)
         finally:
             for served in (server, plain):
                 served.terminate()
@@ -105,12 +105,13 @@ def _plain_rate(plain_port: int) -> float:
     return _load(plain_port, plain_submits, 201)[0]
 
 
-def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals, plain_rate: float) -> None:
+def _measure(port: int, keys: dict[str, dict[str, str]], receiver: Arrivals, plain_port: int) -> None:
     base = f"http://127.0.0.1:{port}"
     ngo = NrmClient(base, "bench-ngo-system", keys["ngo"])
     moi = NrmClient(base, "bench-moi-system", keys["moi"])
     note(f"submitting {REFERRALS} forms (not timed) …")
     form_ids = [ngo.submit_form(_document(n))["id"] for n in range(REFERRALS)]
+    plain_rate = _plain_rate(plain_port)  # here, with every server warm and the submits' audit sequenced
     auth = {"Authorization": f"Bearer {ngo.token()}", "Content-Type": "application/json"}
     bodies = [canonical({"form_id": form_id, "to_agency": "bench-moi", "purpose": "identification"})
               for form_id in form_ids]
