@@ -16,6 +16,7 @@ from ..database import utcnow
 from ..extensions import db
 from ..forms import access, sealing
 from ..forms.models import Form, FormKey
+from ..forms.service import load as load_form
 from ..permissions import Permission
 from ..preconditions import etag
 from .models import Referral, ReferralEvent
@@ -44,7 +45,7 @@ def _may_open(actor: Actor, referral: Referral) -> Form | None:
     recipient only while a live referral that consent covers lets it read the form. A referral
     that is over, or consent withdrawn, ends it.
     """
-    form = db.session.get(Form, referral.form_id)
+    form = load_form(referral.form_id)  # with its version and key, which access and the bodies need: one query
     if form is None or not access.of(form, actor.agency, utcnow().date()).classes:
         return None
     return form

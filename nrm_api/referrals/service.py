@@ -29,6 +29,7 @@ from ..forms import sealing
 from ..forms.access import Consent
 from ..forms.models import Form, FormKey, FormVersion
 from ..forms.service import accessible
+from ..forms.service import load as load_form
 from ..forms.signals import consent_withdrawn
 from ..idempotency import service as idempotency
 from ..permissions import Permission, role_allows
@@ -193,7 +194,7 @@ def change_status(actor: Actor, referral_id: str, raw: Any, signature: str | Non
     data = load(STATUS_SCHEMA, raw, resource)
     side = rules.SENDER if actor.agency == referral.from_agency else rules.RECIPIENT
     _check_transition(actor, referral, data, side, resource)
-    form = db.session.get(Form, referral.form_id)
+    form = load_form(referral.form_id)  # with its key, for the event's sealed body: one query
     assert form is not None  # noqa: S101 - a foreign key
     event = _apply(referral, data["status"], actor, action, f"status:{data['status']}")
     _event(referral, form, data["status"], actor, raw, signed, event.id)
