@@ -2,7 +2,8 @@
 
 Signed + field-encrypted + audited, against the same JSON stored plainly on the same stack, both
 served by gunicorn on PostgreSQL; figures as JSON lines. Bodies are signed before the clock starts
-(signing is the client's cost, not the service's).
+(signing is the client's cost, not the service's). Each line carries the request workers' peak RSS;
+``forms.scaling`` serves the protected app with 1, then 2 workers (``BENCH_SCALING_WORKERS``).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ READS = sized("BENCH_FORM_READS", 3000, 800)
 TARGETS = {"submit": (0.5, 0.7), "read": (0.6, 0.8)}
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+#: The scaling figure: the same protected submit and read with each of these worker counts.
+SCALING = [int(n) for n in os.environ.get("BENCH_SCALING_WORKERS", "1,2").split(",") if n]
+#: Issue 12's bound on a request worker's peak resident memory.
+RSS_TARGET_MIB = 150
 Request = tuple[str, str, bytes | None, dict[str, str]]
 Loaded = tuple[float, list[float], list[bytes]]
 
@@ -112,6 +117,11 @@ class ServedCpu:
             spent[kind] += seconds - before.get(pid, (kind, 0.0))[1]
         return result, spent
 
+    def peak_worker_rss_mib(self) -> float:
+        """The largest peak resident set (``VmHWM``) of the app's request workers so far, in MiB."""
+        workers = [pid for pid, kind in self._pids().items() if kind == "app" and pid != self.server]
+        return round(max((_peak_rss_kib(pid) for pid in workers), default=0) / 1024, 1)
+
     def sample(self) -> dict[int, tuple[str, float]]:
         """CPU seconds so far of every process of the app and of the database's backends."""
         return {pid: (kind, _cpu(pid)) for pid, kind in self._pids().items()}
@@ -122,6 +132,14 @@ def _ppid(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _peak_rss_kib(pid: int) -> int:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
 
 
 def _cpu(pid: int) -> float:
@@ -170,7 +188,8 @@ def _load(port: int, requests: list[Request], expect: int) -> tuple[float, list[
     return len(requests) / (time.perf_counter() - started), latencies, bodies
 
 
-def _report(name: str, protected: tuple[Loaded, dict[str, float]], plain: tuple[Loaded, dict[str, float]]) -> None:
+def _report(name: str, protected: tuple[Loaded, dict[str, float]], plain: tuple[Loaded, dict[str, float]],
+            peak_rss_mib: float) -> None:
     (rate, latencies, _), spent = protected
     (plain_rate, plain_latencies, _), plain_spent = plain
     cpu, plain_cpu = sum(spent.values()), sum(plain_spent.values())
@@ -187,6 +206,8 @@ def _report(name: str, protected: tuple[Loaded, dict[str, float]], plain: tuple[
            protected_p99_ms=round(percentile(latencies, 0.99), 2),
            baseline_p50_ms=round(percentile(plain_latencies, 0.5), 2),
            baseline_p99_ms=round(percentile(plain_latencies, 0.99), 2),
+           peak_worker_rss_mib=peak_rss_mib, target_rss_mib=RSS_TARGET_MIB,
+           meets_rss_target=0 < peak_rss_mib < RSS_TARGET_MIB,
            requests=requests, concurrency=CONCURRENCY, workers=WORKERS)
 
 
@@ -215,6 +236,45 @@ def main() -> None:
             for server in (nrm, plain):
                 server.terminate()
                 server.wait(timeout=30)
+        _scaling(env, private)
+
+
+def _scaling(env: dict[str, str], private: dict[str, str]) -> None:
+    """The protected submit and read served by 1, then 2 workers: a lock on the request path shows as no gain."""
+    rates: dict[int, dict[str, float]] = {}
+    rss: dict[int, float] = {}
+    for workers in SCALING:
+        port = _free_port()
+        served_env = {**env, "NRM_BASE_URL": f"http://127.0.0.1:{port}"}
+        server = _serve([sys.executable, "-m", "nrm_api.cli", "serve", "--port", str(port), "--workers",
+                         str(workers)], served_env, port)
+        try:
+            cpu = ServedCpu(server, env["NRM_DATABASE_URL"])
+            token = NrmClient(f"http://127.0.0.1:{port}", "bench-system", private).token()
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            payloads = [canonical(_document(n)) for n in range(SUBMITS // 2)]
+            submits: list[Request] = [("POST", "/api/v1/forms", payload, {
+                **auth, "X-JWS-Signature": sign_detached(payload, private, "POST", "/api/v1/forms"),
+                "Idempotency-Key": str(uuid.uuid4())}) for payload in payloads]
+            note(f"{workers} worker(s): {len(submits)} submits, {READS // 2} reads …")
+            submit_rate, _, bodies = _load(port, submits, 201)
+            ids = [json.loads(body)["id"] for body in bodies]
+            rng = random.Random(workers)
+            reads: list[Request] = [("GET", f"/api/v1/forms/{rng.choice(ids)}", None, auth)
+                                    for _ in range(READS // 2)]
+            read_rate, _, _ = _load(port, reads, 200)
+            rates[workers] = {"submit": submit_rate, "read": read_rate}
+            rss[workers] = cpu.peak_worker_rss_mib()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    first, last = SCALING[0], SCALING[-1]
+    figure("forms.scaling", workers=SCALING, concurrency=CONCURRENCY,
+           **{f"{op}_per_s_{n}w": round(rates[n][op], 1) for n in SCALING for op in ("submit", "read")},
+           **{f"{op}_gain": round(rates[last][op] / rates[first][op], 2) for op in ("submit", "read")},
+           peak_worker_rss_mib={str(n): rss[n] for n in SCALING}, target_rss_mib=RSS_TARGET_MIB,
+           meets_rss_target=all(0 < value < RSS_TARGET_MIB for value in rss.values()),
+           note="two cores: a gain near 2 at 2 workers means no lock on the request path")
 
 
 def _compare(port: int, plain_port: int, private: dict[str, str], cpu: ServedCpu, plain_cpu: ServedCpu) -> None:
@@ -230,7 +290,7 @@ def _compare(port: int, plain_port: int, private: dict[str, str], cpu: ServedCpu
     note(f"submitting {SUBMITS} forms to each …")
     protected = cpu.measured(lambda: _load(port, submits, 201))
     plain = plain_cpu.measured(lambda: _load(plain_port, plain_submits, 201))
-    _report("submit", protected, plain)
+    _report("submit", protected, plain, cpu.peak_worker_rss_mib())
     ids = [json.loads(body)["id"] for body in protected[0][2]]
     plain_ids = [json.loads(body)["id"] for body in plain[0][2]]
     rng = random.Random(11)
@@ -239,7 +299,7 @@ def _compare(port: int, plain_port: int, private: dict[str, str], cpu: ServedCpu
                                   for _ in range(READS)]
     note(f"reading {READS} forms from each …")
     _report("read", cpu.measured(lambda: _load(port, reads, 200)),
-            plain_cpu.measured(lambda: _load(plain_port, plain_reads, 200)))
+            plain_cpu.measured(lambda: _load(plain_port, plain_reads, 200)), cpu.peak_worker_rss_mib())
 
 
 if __name__ == "__main__":
