@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Callable
@@ -18,9 +17,9 @@ from nrm_api.accounts import admin
 from nrm_api.agencies import service as agencies
 from nrm_api.audit.actor import Actor
 
-from .common import bench_app, figure, note, percentile, postgres_database
+from .common import bench_app, figure, note, percentile, postgres_database, sized
 
-ATTEMPTS = int(os.environ.get("BENCH_LOGIN_ATTEMPTS", "60"))
+ATTEMPTS = sized("BENCH_LOGIN_ATTEMPTS", 60, 30)
 PER_ACCOUNT = 9
 OPERATOR = Actor("cli:bench", role="operator")
 

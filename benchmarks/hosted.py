@@ -22,9 +22,9 @@ from nrm_api.agencies import service as agencies
 from nrm_api.audit.actor import Actor
 from nrm_api.crypto.keyring import Keyring
 
-from .common import bench_app, figure, note, percentile, postgres_database
+from .common import bench_app, figure, note, percentile, postgres_database, sized
 
-SIGNATURES = int(os.environ.get("BENCH_HOSTED_SIGNATURES", "300"))
+SIGNATURES = sized("BENCH_HOSTED_SIGNATURES", 300, 100)
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 OPERATOR = Actor("cli:bench", role="operator")
 

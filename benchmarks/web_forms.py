@@ -9,7 +9,6 @@ The pages are served in process (Flask's test client): the time is the service's
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -23,9 +22,9 @@ from nrm_api.audit.actor import Actor
 from nrm_api.crypto.passwords import totp_now
 from nrm_api.web.form_definition import STEPS
 
-from .common import bench_app, figure, note, percentile, postgres_database
+from .common import bench_app, figure, note, percentile, postgres_database, sized
 
-FORMS = int(os.environ.get("BENCH_WEB_FORMS", "20"))
+FORMS = sized("BENCH_WEB_FORMS", 20, 5)
 OPERATOR = Actor("cli:bench", role="operator")
 PASSWORD = secrets.token_urlsafe(16)
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
