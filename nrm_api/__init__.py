@@ -35,7 +35,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["nrm_audit_background"] = Background(app, app.config["AUDIT_SEQUENCER_INTERVAL"])
     audit_events.install()
     audit_events.events_committed.connect(_wake_sequencer)
-    app.extensions["nrm_webhook_worker"] = Worker(app, app.config["WEBHOOK_INTERVAL"], deliver.run, "nrm-webhooks")
+    app.extensions["nrm_webhook_worker"] = Worker(app, app.config["WEBHOOK_INTERVAL"], deliver.run, "nrm-webhooks",
+                                                   outbox.CHANNEL)
     outbox.install()
     outbox.outbox_committed.connect(_wake_deliverer)
     jwt.init_app(app)

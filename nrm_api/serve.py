@@ -20,7 +20,8 @@ from gunicorn.app.base import BaseApplication
 ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss %({x-request-id}o)s'
 #: How often the sequencer process looks for new events.
 SEQUENCER_SECONDS = "0.2"
-#: How often the webhook deliverer looks for due webhooks.
+#: How often the webhook deliverer looks for due webhooks (retries; on SQLite, all of them): on
+#: PostgreSQL each commit that writes to the outbox wakes it at once.
 DELIVERER_SECONDS = "1"
 #: Threads per worker (gthread): a connection that sends nothing holds a thread for at most a few
 #: seconds (gunicorn >= 25.2 then parks it in its poller), never a whole worker as a sync worker would.

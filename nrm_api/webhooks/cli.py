@@ -14,13 +14,16 @@ webhooks_cli = Commands("webhooks", help="Webhooks from the outbox.")
 
 @webhooks_cli.command("deliver")
 @click.option("--loop", "interval", type=float, default=None, metavar="SECONDS",
-              help="Keep running, every SECONDS, until stopped (SIGTERM or Ctrl-C): the deliverer's own process.")
+              help="Keep running until stopped (SIGTERM or Ctrl-C), woken by each commit on PostgreSQL and every "
+                   "SECONDS in any case: the deliverer's own process.")
 def deliver(interval: float | None) -> None:
     """Send what is due from the outbox, once (or, with --loop, until stopped)."""
     from ..worker import Worker
     from .deliver import run
+    from .outbox import CHANNEL
 
-    worker = Worker(current_app._get_current_object(), interval or 0, run, "nrm-webhooks")  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    worker = Worker(app, interval or 0, run, "nrm-webhooks", CHANNEL)
     if interval is not None:
         if interval <= 0:
             raise click.ClickException("--loop needs a positive number of seconds")

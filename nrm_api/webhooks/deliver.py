@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..crypto.canonical import canonical
@@ -87,27 +87,30 @@ def run_batch(session: Session) -> tuple[int, bool]:
     key, allow_private = keyring().signing_key, settings().webhook_allow_private
     with ThreadPoolExecutor(max_workers=min(SENDERS, len(claimed)), thread_name_prefix="nrm-webhook") as pool:
         outcomes = list(pool.map(lambda row: _send(row, allow_private, key), claimed))
-    delivered = sum(record(session, row.id, *outcome) for row, outcome in zip(claimed, outcomes, strict=True))
+    rows = {row.id: row for row in session.scalars(  # one query for the batch, not one per row
+        select(WebhookDelivery).where(WebhookDelivery.id.in_([row.id for row in claimed])))}
+    delivered = sum(record(session, row.id, *outcome, row=rows.get(row.id))
+                    for row, outcome in zip(claimed, outcomes, strict=True))
     session.commit()
     return delivered, len(claimed) == BATCH
 
 
 def claim(session: Session, now: datetime, lease: timedelta, batch: int = BATCH) -> list[Claimed]:
     """Lease due rows to this deliverer and commit the lease."""
-    query = (select(WebhookDelivery).where(
-        WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now,
-        or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now))
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(batch))
+    query = (select(WebhookDelivery.id, WebhookEndpoint.url, AgencyEvent)
+             .outerjoin(WebhookEndpoint, WebhookEndpoint.agency_id == WebhookDelivery.agency_id)
+             .outerjoin(AgencyEvent, AgencyEvent.id == WebhookDelivery.event_id)
+             .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now,
+                    or_(WebhookDelivery.leased_until.is_(None), WebhookDelivery.leased_until < now))
+             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(batch))
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    rows = list(session.scalars(query))
-    claimed = []
-    for row in rows:
-        row.leased_until = now + lease
-        endpoint = session.get(WebhookEndpoint, row.agency_id)
-        entry = session.get(AgencyEvent, row.event_id)
-        body = canonical(payload(entry)) if entry is not None else b"{}"
-        claimed.append(Claimed(row.id, endpoint.url if endpoint else None, body))
+        query = query.with_for_update(skip_locked=True, of=WebhookDelivery)
+    rows = session.execute(query).all()
+    if rows:
+        session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_([row.id for row in rows]))
+                        .values(leased_until=now + lease).execution_options(synchronize_session=False))
+    claimed = [Claimed(row_id, url, canonical(payload(entry)) if entry is not None else b"{}")
+               for row_id, url, entry in rows]  # before the commit expires the entries
     session.commit()
     return claimed
 
@@ -136,12 +139,13 @@ def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
-def record(session: Session, delivery_id: str, status: int | None, error: str | None, took: int) -> int:
+def record(session: Session, delivery_id: str, status: int | None, error: str | None, took: int,
+           row: WebhookDelivery | None = None) -> int:
     """Log the try; mark the row delivered, or due again after its back-off, or dead when tries run out.
 
-    In the caller's transaction: a batch's outcomes commit together.
+    In the caller's transaction: a batch's outcomes commit together. ``row``: the delivery, already read.
     """
-    row = session.get(WebhookDelivery, delivery_id)
+    row = row or session.get(WebhookDelivery, delivery_id)
     if row is None or row.state != "pending":  # pragma: no cover - another deliverer finished it after our lease
         return 0
     now = utcnow()

@@ -4,6 +4,10 @@
 outbox row. On PostgreSQL it first takes a per-agency advisory lock held until commit, so one
 agency's entries commit in the order of their ids: a poller that resumes after an id never misses
 an entry committed later with a smaller one. (SQLite runs one writer at a time anyway.)
+
+A transaction that writes outbox rows also sends a NOTIFY on ``CHANNEL`` (PostgreSQL): it reaches
+the deliverers that LISTEN when, and only if, the transaction commits. The rows are the truth; the
+notification only wakes a deliverer sooner than its timer would.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from ..permissions import Permission
 from .models import AgencyEvent, WebhookDelivery, WebhookEndpoint
 
 WAKE = "nrm_webhooks_wake"
+#: The PostgreSQL channel a commit with outbox rows notifies (no payload: the deliverer reads the outbox).
+CHANNEL = "nrm_webhooks"
 #: The advisory lock class of feed locks ('NRMF'); the second key is the agency's hash.
 LOCK_CLASS = 0x4E524D46
 #: Sent with the session as sender after a commit that wrote outbox rows: ``create_app`` connects
@@ -36,11 +42,15 @@ def emit(agency_ids: Iterable[str], kind: str, resource: str, status: str | None
     """Tell each agency of a change: a feed entry, and a webhook if it has an endpoint."""
     session = db.session
     agencies = sorted(set(agency_ids))
+    endpoints = select(WebhookEndpoint.agency_id).where(WebhookEndpoint.agency_id.in_(agencies))
     if session.get_bind().dialect.name == "postgresql" and agencies:
         # sorted, and taken left to right in one statement: two writers never wait on each other in a cycle
         session.execute(select(*(func.pg_advisory_xact_lock(LOCK_CLASS, func.hashtext(agency_id))
                                  for agency_id in agencies)))
-    hooked = set(session.scalars(select(WebhookEndpoint.agency_id).where(WebhookEndpoint.agency_id.in_(agencies))))
+        # evaluated once per endpoint found, so only a transaction that writes outbox rows notifies
+        # (PostgreSQL folds a transaction's repeats into one, and sends it at commit)
+        endpoints = endpoints.add_columns(func.pg_notify(CHANNEL, ""))
+    hooked = set(session.scalars(endpoints))
     now = utcnow()
     written = [AgencyEvent(agency_id=agency_id, type=kind, resource=resource, status=status, occurred_at=now)
                for agency_id in agencies]
@@ -52,6 +62,13 @@ def emit(agency_ids: Iterable[str], kind: str, resource: str, status: str | None
                                         next_attempt_at=now))
             session.info[WAKE] = True
     return written
+
+
+def wake(session: Session) -> None:
+    """Have the deliverers look at the outbox when this transaction commits (dead webhooks made due again)."""
+    session.info[WAKE] = True
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_notify(CHANNEL, "")))
 
 
 def payload(entry: AgencyEvent) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from ..database import utcnow
 from ..errors import ConflictError, InvalidError, NotFoundError
 from ..extensions import db, keyring, settings
 from ..permissions import Permission
+from . import outbox
 from .addresses import RefusedAddress, check_url
 from .deliver import public_key
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -71,6 +72,7 @@ def retry(actor: Actor, delivery_id: str) -> dict[str, Any]:
         raise ConflictError(f"the delivery is {row.state}: only a dead one is retried", reason=f"delivery_{row.state}",
                             resource=f"webhook-delivery:{row.id}", action=ACTION)
     revive(row)
+    outbox.wake(db.session)
     audit.record(actor, ACTION, "allowed", resource=f"webhook-delivery:{row.id}", reason="retry")
     db.session.commit()
     return {"id": row.id, "state": row.state}
@@ -87,6 +89,8 @@ def retry_dead(actor: Actor, agency_id: str) -> int:
                                                                  WebhookDelivery.state == "dead")))
     for row in rows:
         revive(row)
+    if rows:
+        outbox.wake(db.session)
     audit.record(actor, ACTION, "allowed", resource=f"webhook:{agency_id}", reason=f"retry_dead:{len(rows)}")
     db.session.commit()
     return len(rows)

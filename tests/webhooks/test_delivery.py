@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Flask
@@ -27,10 +28,10 @@ from nrm_api import create_app
 from nrm_api.cli import main
 from nrm_api.database import utcnow
 from nrm_api.extensions import db
-from nrm_api.webhooks import deliver
+from nrm_api.webhooks import deliver, outbox, service
 from nrm_api.webhooks.addresses import RefusedAddress, check_url, resolve
 from nrm_api.webhooks.models import WebhookDelivery
-from tests.conftest import BASE_URL, bearer, dispose, settings
+from tests.conftest import BASE_URL, OPERATOR, bearer, dispose, settings
 from tests.forms.helpers import adult
 from tests.referrals.helpers import Network, network
 
@@ -180,13 +181,13 @@ def _state(message_id: str) -> str | None:
     return state
 
 
-def _deliverer(hooks_settings: dict[str, Any]) -> subprocess.Popen[bytes]:
+def _deliverer(hooks_settings: dict[str, Any], interval: str = "0.2") -> subprocess.Popen[bytes]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("NRM_")}
     env.update({"NRM_SECRET_KEY": secrets.token_urlsafe(32), "NRM_KEYRING": hooks_settings["KEYRING"],
                 "NRM_DATABASE_URL": hooks_settings["DATABASE_URL"], "NRM_BASE_URL": BASE_URL,
                 "NRM_WEBHOOK_ALLOW_PRIVATE": "1", "NRM_WEBHOOK_LEASE_SECONDS": "1",
                 "NRM_AUDIT_SEQUENCER_INTERVAL": "0", "NRM_WEBHOOK_INTERVAL": "0"})
-    return subprocess.Popen([NRM_API, "webhooks", "deliver", "--loop", "0.2"], env=env,  # noqa: S603
+    return subprocess.Popen([NRM_API, "webhooks", "deliver", "--loop", interval], env=env,  # noqa: S603
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -222,6 +223,102 @@ def test_a_deliverer_killed_mid_send_delivers_after_restart_and_the_receiver_ded
     assert [item["id"] for item in receiver.received] == [message_id, message_id]
     assert list(receiver.processed) == [message_id]
     assert receiver.bad_signatures == 0
+
+
+#: A poll interval no test waits out: what arrives was sent at start-up or woken by a commit.
+NEVER = "3600"
+
+
+def _refer(net: Network) -> str:
+    """A new referral to the MoI (committed); its id."""
+    referral: dict[str, Any] = net.ngo.sdk.refer(net.ngo.sdk.submit_form(adult())["id"], net.moi.id, "identification")
+    return str(referral["id"])
+
+
+def _referrals(receiver: Receiver) -> list[str]:
+    return [body["data"]["referral_id"] for body in receiver.processed.values()]
+
+
+def test_a_webhook_committed_while_no_deliverer_ran_is_sent_when_one_starts(
+        hooks_app: Flask, hooks_settings: dict[str, Any], receiver: Receiver) -> None:
+    with hooks_app.app_context():
+        http = hooks_app.test_client()
+        net = network(http)
+        _subscribe(http, net, receiver)
+        waiting = _refer(net)  # committed; no deliverer runs, and no notification is heard
+    deliverer = _deliverer(hooks_settings, interval=NEVER)
+    try:
+        _wait(lambda: _referrals(receiver) == [waiting], 30)
+    finally:
+        deliverer.terminate()
+        deliverer.wait(10)
+    assert deliverer.returncode == 0 and receiver.bad_signatures == 0
+
+
+def test_on_postgresql_a_commit_wakes_the_deliverer_at_once(
+        hooks_app: Flask, hooks_settings: dict[str, Any], receiver: Receiver) -> None:
+    if not hooks_settings["DATABASE_URL"].startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; on SQLite the deliverer polls")
+    deliverer = _deliverer(hooks_settings, interval=NEVER)
+    try:
+        with hooks_app.app_context():
+            http = hooks_app.test_client()
+            net = network(http)
+            _subscribe(http, net, receiver)
+            # The deliverer runs at most twice unbidden (when it starts, and when it begins to
+            # listen), so of three referrals each made after the last arrived, the third at least
+            # was sent because its commit's notification woke the deliverer.
+            sent: list[str] = []
+            for _ in range(3):
+                sent.append(_refer(net))
+                _wait(lambda: _referrals(receiver) == sent, 30)
+    finally:
+        deliverer.terminate()
+        deliverer.wait(10)
+    assert deliverer.returncode == 0 and receiver.bad_signatures == 0
+
+
+def test_the_outbox_notifies_at_commit_and_only_then(hooks_app: Flask, hooks_settings: dict[str, Any],
+                                                    receiver: Receiver) -> None:
+    url = hooks_settings["DATABASE_URL"]
+    if not url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as listener, \
+            psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as marker:
+        listener.execute(f"LISTEN {outbox.CHANNEL}")
+
+        def heard_before(mark: str) -> list[str]:
+            """The notifications that came before ``mark``: PostgreSQL delivers them in commit order."""
+            marker.execute("SELECT pg_notify(%s, %s)", (outbox.CHANNEL, mark))
+            heard: list[str] = []
+            for notification in listener.notifies(timeout=30):
+                if notification.payload == mark:
+                    return heard
+                heard.append(notification.payload)
+            raise AssertionError("the marker never came")
+
+        with hooks_app.app_context():
+            http = hooks_app.test_client()
+            net = network(http)
+            _subscribe(http, net, receiver)
+            assert heard_before("registered") == []  # nothing written to the outbox yet
+            outbox.emit([net.moi.id, net.ngo.id], "referral.requested", "referral:one", "requested")
+            assert heard_before("written") == []  # written, not committed
+            db.session.rollback()
+            assert heard_before("rolled-back") == []
+            outbox.emit([net.moi.id], "referral.requested", "referral:two", "requested")
+            outbox.emit([net.moi.id], "referral.status-changed", "referral:two", "received")
+            db.session.commit()
+            assert heard_before("committed") == [""]  # one wake-up for the transaction, without a payload
+            outbox.emit([net.ngo.id], "referral.requested", "referral:three", "requested")  # no endpoint
+            db.session.commit()
+            assert heard_before("no-endpoint") == []
+            db.session.execute(update(WebhookDelivery).where(WebhookDelivery.agency_id == net.moi.id)
+                               .values(state="dead"))
+            db.session.commit()
+            assert heard_before("dead") == []
+            assert service.retry_dead(OPERATOR, net.moi.id) == 2
+            assert heard_before("revived") == [""]  # due again: the deliverers are told
 
 
 def _run(app: Flask) -> int:
