@@ -25,14 +25,20 @@ class NotYourAgency(DomainError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
-def managed(actor: Actor, agency_id: str, lock: bool = False) -> Agency:
-    """The agency, if the caller may change its entry (its row locked until commit with ``lock``)."""
-    agency = db.session.get(Agency, agency_id, with_for_update=lock or None)
+def managed(actor: Actor, agency_id: str) -> Agency:
+    """The agency, if the caller may change its entry; its row is then locked until commit.
+
+    Every change of an agency's services takes the lock, so changes made at once (two admins, the
+    API's PUT beside the page's add, places beside a removal) follow one another instead of losing
+    or breaking one. The caller is judged before the lock: a refused caller holds nothing.
+    """
+    agency = db.session.get(Agency, agency_id)
     if agency is None:
         raise NotFoundError(f"no agency {agency_id!r}", resource=f"agency:{agency_id}", action=ACTION)
     if actor.agency != agency_id and actor.role not in ("network_admin", "operator"):
         raise NotYourAgency("an agency publishes its own directory entry", reason="not_own_agency",
                             resource=f"agency:{agency_id}", action=ACTION)
+    db.session.execute(select(Agency.id).where(Agency.id == agency_id).with_for_update())
     return agency
 
 
@@ -61,9 +67,9 @@ def set_services(actor: Actor, agency_id: str, services: list[dict[str, Any]]) -
 def add_service(actor: Actor, agency_id: str, service: dict[str, Any]) -> AgencyService:
     """Publish one more service (a valid ``ServiceSchema`` entry); the others stay exactly as they are.
 
-    The agency's row is locked first, so two admins adding at once both land (one after the other).
+    The agency's row is locked first (``managed``), so two admins adding at once both land.
     """
-    managed(actor, agency_id, lock=True)
+    managed(actor, agency_id)
     resource = f"agency:{agency_id}"
     if db.session.get(AgencyService, (agency_id, service["service"])) is not None:
         raise InvalidError("a service is listed twice", errors={"json": {"services": ["duplicate service"]}},
@@ -83,7 +89,7 @@ def add_service(actor: Actor, agency_id: str, service: dict[str, Any]) -> Agency
 
 def remove_service(actor: Actor, agency_id: str, service: str) -> None:
     """Stop publishing ``service``; ``NotFoundError`` if the agency does not publish it."""
-    managed(actor, agency_id, lock=True)
+    managed(actor, agency_id)
     row = db.session.get(AgencyService, (agency_id, service))
     if row is None:
         raise NotFoundError(f"{agency_id} does not publish {service}", resource=f"agency:{agency_id}", action=ACTION)

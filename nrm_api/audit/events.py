@@ -1,9 +1,9 @@
 """Writing audit events: in the caller's transaction, or alone for a refusal.
 
 ``record`` holds an event until its transaction commits; the session's ``before_commit`` hook then
-inserts it (with its queue entry for the sequencer) as the transaction's last statements. So the
-row id is drawn right before COMMIT — the order the sequencer sees — and if the insert fails, the
-commit fails with it: no access is committed without its event (fail closed).
+inserts it (with its queue entry for the sequencer) in the same transaction, before the ORM flushes
+the work's own rows. If the insert fails, the commit fails with it: no access is committed without
+its event (fail closed). Positions are not row ids: the sequencer gives them, in commit order.
 """
 
 from __future__ import annotations
