@@ -180,6 +180,22 @@ class Http:
         return answer
 
 
+def fill_step(page: Any, data: list[tuple[str, str]]) -> None:
+    """Type a step's answers as a person would: tick boxes, choose options, type text."""
+    for name, value in data:
+        control = page.locator(f'[name="{name}"]')
+        kind = control.first.evaluate("e => e.type")
+        if kind == "checkbox":
+            page.check(f'[name="{name}"][value="{value}"]')
+        elif kind == "select-one":
+            control.select_option(value)
+        elif control.count() > 1:  # several texts of one name (citizenships, agency ids): the first empty one
+            empty = next(i for i in range(control.count()) if control.nth(i).input_value() == "")
+            control.nth(empty).fill(value)
+        else:
+            control.fill(value)
+
+
 def sign_in(page: Any, user: dict[str, Any], next_path: str = "/") -> None:
     """Sign in with the browser, through the forms as a person would (then wait for the next page)."""
     page.goto(f"/login?next={urllib.parse.quote(next_path)}" if next_path != "/" else "/login")

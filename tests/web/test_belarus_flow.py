@@ -42,7 +42,7 @@ from nrm_api.referrals import queries
 from nrm_api.referrals.models import Referral
 from nrm_api.web.form_definition import STEPS
 from tests.conftest import _backends
-from tests.web.support import WebServer, axe_check, serve_web
+from tests.web.support import WebServer, axe_check, fill_step, serve_web
 
 Shot = Callable[[Any, str], Path]
 #: A served instance with the demo network, and its people: username → (username, password).
@@ -170,22 +170,6 @@ class Desk:
         return str(self.page.url.rsplit("/", 1)[-1])
 
 
-def _fill(page: Any, data: list[tuple[str, str]]) -> None:
-    """Type a step's answers as a person would: tick boxes, choose options, type text."""
-    for name, value in data:
-        control = page.locator(f'[name="{name}"]')
-        kind = control.first.evaluate("e => e.type")
-        if kind == "checkbox":
-            page.check(f'[name="{name}"][value="{value}"]')
-        elif kind == "select-one":
-            control.select_option(value)
-        elif control.count() > 1:  # several texts of one name (the consent's recipients): the first empty one
-            empty = next(i for i in range(control.count()) if control.nth(i).input_value() == "")
-            control.nth(empty).fill(value)
-        else:
-            control.fill(value)
-
-
 @contextmanager
 def desks(browser: Any, web: WebServer, lang: str, javascript: bool, shot: Shot,
           seen: list[tuple[str, str]]) -> Iterator[Callable[[str], Desk]]:
@@ -223,7 +207,7 @@ def test_the_belarus_flow_through_the_pages(networks: Callable[[str], Network], 
         ngo.press("a[href='/forms/new']", "step-consent")
         for step in STEPS:
             assert f"/{step}" in ngo.page.url, (step, ngo.page.url)
-            _fill(ngo.page, ANSWERS[step])
+            fill_step(ngo.page, ANSWERS[step])
             ngo.press('button[name="action"][value="continue"]', f"step-{step}-saved")
         assert ngo.page.url.endswith("/check")
         assert "Ольга" in ngo.page.inner_text("main")

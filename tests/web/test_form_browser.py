@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from nrm_api.web.form_definition import STEPS
-from tests.web.support import Http, WebServer, axe_check, sign_in
+from tests.web.support import Http, WebServer, axe_check, fill_step, sign_in
 from tests.web.test_form_pages import IMAGE, SCRIPT, STEP_DATA, _refer, fill_and_submit
 
 #: In the browser on SQLite alone: the same pages over HTTP run on both backends, and the Belarus flow
@@ -26,22 +26,6 @@ Shot = Callable[[Any, str], Path]
 def browser_page(request: pytest.FixtureRequest) -> Any:
     """A page with JavaScript on, then one with it off."""
     return request.getfixturevalue("page" if request.param else "page_nojs")
-
-
-def _fill(page: Any, data: list[tuple[str, str]]) -> None:
-    """Type a step's answers as a person would: tick boxes, choose options, type text."""
-    for name, value in data:
-        control = page.locator(f'[name="{name}"]')
-        kind = control.first.evaluate("e => e.type")
-        if kind == "checkbox":
-            page.check(f'[name="{name}"][value="{value}"]')
-        elif kind == "select-one":
-            control.select_option(value)
-        elif control.count() > 1:  # several texts of one name (citizenships, recipients): the first empty one
-            empty = next(i for i in range(control.count()) if control.nth(i).input_value() == "")
-            control.nth(empty).fill(value)
-        else:
-            control.fill(value)
 
 
 def _continue(page: Any) -> None:
@@ -66,12 +50,13 @@ def test_a_caseworker_fills_the_form_step_by_step_checks_and_submits(web: WebSer
     data = {**STEP_DATA, "account": [("account.narrative", SCRIPT + IMAGE)]}
     for step in STEPS:
         assert page.url.endswith(f"/drafts/{draft}/{step}")
-        _fill(page, data[step])
+        fill_step(page, data[step])
         _look(page, shot, f"step-{step}")
         if step == "exploitation":  # one more place, through "Save and add another"
             page.click('button[name="action"][value="add"]')
             page.wait_for_load_state("load")
-            _fill(page, [("exploitation.locations.1.type", "Exploitation"), ("exploitation.locations.1.country", "RU")])
+            fill_step(page, [("exploitation.locations.1.type", "Exploitation"),
+                             ("exploitation.locations.1.country", "RU")])
         _continue(page)
     assert page.url.endswith(f"/drafts/{draft}/check")
     page.goto(f"/drafts/{draft}/person")  # left, and come back: what was typed is there
@@ -93,7 +78,7 @@ def test_a_caseworker_fills_the_form_step_by_step_checks_and_submits(web: WebSer
     page.wait_for_load_state("load")
     assert "open referral of this form is cancelled" in page.inner_text("main")
     _look(page, shot, "consent-withdrawal")
-    _fill(page, [("withdrawal.withdrawn_at", "2026-12-01T09:30"), ("withdrawal.recorded_by", "caseworker")])
+    fill_step(page, [("withdrawal.withdrawn_at", "2026-12-01T09:30"), ("withdrawal.recorded_by", "caseworker")])
     page.click('button[name="action"][value="withdraw"]')
     page.wait_for_url("**/forms/*")
     assert "Consent withdrawn" in page.inner_text("main")
@@ -105,7 +90,7 @@ def test_a_refused_step_shows_the_error_summary_whose_links_reach_the_fields(web
                                                                              shot: Shot) -> None:
     sign_in(page, web.add_user("caseworker", kind="ngo"), "/forms/new")
     page.goto(page.url.replace("/consent", "/person"))
-    _fill(page, [("person.number_of_children", "two"), ("person.email", "not an address")])
+    fill_step(page, [("person.number_of_children", "two"), ("person.email", "not an address")])
     _continue(page)
     summary = page.locator("#error-summary")
     assert summary.is_visible() and page.evaluate("document.activeElement.id") == "error-summary"
