@@ -27,6 +27,7 @@ from .. import i18n
 from ..blueprint import bp
 from ..guard import N_, current_actor, notify, page
 from ..replies import refused_form, render, see_other
+from .referrals import when
 
 TEMPLATE = "admin/services.html"
 COUNTS = ("capacity", "vacancies")
@@ -48,6 +49,7 @@ def _context(service: str | None = None, typed: dict[str, str] | None = None,
     services, regions = _options("service", SERVICES, lang), _options("oblast", REGIONS, lang)
     region_labels = dict(regions)
     return {"entry": entry, "labels": dict(services), "region_options": regions,
+            "when": when,
             "regions_shown": lambda codes: ", ".join(region_labels.get(code, code) for code in codes),
             "service_options": [(code, label) for code, label in services if code not in offered],
             "typed_service": service, "typed": typed or {}, "adding": adding or BLANK}
