@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from flask import Flask, Response, json, request
-from sqlalchemy import JSON, Column, MetaData, String, Table, insert, select
+from sqlalchemy import JSON, Column, MetaData, String, Table, insert, select, text
 
 from nrm_api.database import make_engine
 
@@ -24,7 +24,10 @@ def create_app() -> Flask:
     """The baseline app, on ``NRM_DATABASE_URL``."""
     app = Flask(__name__)
     engine = make_engine(os.environ["NRM_DATABASE_URL"], pool_pre_ping=True)
-    metadata.create_all(engine)
+    with engine.begin() as connection:  # gunicorn's workers boot at once: one creates the table, the others wait
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(4242)"))
+        metadata.create_all(connection)
 
     @app.post("/baseline/forms")
     def submit() -> Any:

@@ -166,11 +166,17 @@ def _load(port: int, requests: list[Request], expect: int) -> tuple[float, list[
                 index, (method, path, body, headers) = queue.pop()
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             began = time.perf_counter()
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read()
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except OSError as error:  # a dropped connection is a failed request, not a silently dead client
+                with lock:
+                    failures.append(f"{type(error).__name__}: {error}")
+                continue
+            finally:
+                connection.close()
             elapsed = (time.perf_counter() - began) * 1000
-            connection.close()
             with lock:
                 latencies.append(elapsed)
                 bodies[index] = data
