@@ -84,6 +84,42 @@ def openapi_write(check: bool, root: Path) -> None:
         click.echo(f"wrote {path}")
 
 
+@main.command("backup", with_appcontext=False)
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A new or empty folder to write the backup into.")
+def backup_command(out: Path) -> None:
+    """Back up the database (only: never the keyring) with a manifest of checksums."""
+    from .backup import BackupError, backup
+    from .config import from_environ
+
+    try:
+        manifest = backup(from_environ()["DATABASE_URL"], out)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    data = manifest.data
+    click.echo(f"backed up the database to {out}: {len(manifest.files)} file(s), migration head "
+               f"{data['migration_head']}, audit log size {data['audit_tree_size']}; the keyring is not in it: "
+               "keep a copy of it apart (docs/backups.md)")
+
+
+@main.command("restore", with_appcontext=False)
+@click.option("--from", "folder", required=True, type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="A folder `nrm-api backup` wrote.")
+@click.option("--replace", is_flag=True, help="Restore even into a database that holds tables, replacing them.")
+def restore_command(folder: Path, replace: bool) -> None:
+    """Restore a backup into the configured, empty database (checksums first), then migrate it to head."""
+    from .backup import BackupError, restore
+    from .config import from_environ
+
+    try:
+        manifest = restore(from_environ()["DATABASE_URL"], folder, replace=replace)
+    except BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"restored the backup of {manifest.data['created_at']} (audit log size "
+               f"{manifest.data['audit_tree_size']}) and migrated to head; forms open only with the keyring "
+               "they were written under: run `nrm-api audit verify` next")
+
+
 @main.command("serve", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)

@@ -58,3 +58,22 @@ def database(backend: str, folder: Path, prefix: str = "nrm_test") -> Iterator[s
         return
     with postgres_database(postgres_server() or "", prefix) as url:
         yield url
+
+
+@contextmanager
+def empty_database(backend: str, folder: Path) -> Iterator[str]:
+    """A database with nothing in it (not migrated): a restore's target."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / f'restored-{uuid.uuid4().hex[:6]}.db'}"
+        return
+    server = make_url(postgres_server() or "")
+    name = f"nrm_restore_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

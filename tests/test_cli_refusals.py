@@ -90,6 +90,8 @@ NOT_REFUSABLE = {
     "keys hosted list": "lists keys: an agency without one is told how to make one",
     "openapi write": "no database: writes or checks generated files",
     "serve": "starts the server",
+    "backup": "copies the database, no app: a folder in use or a failed dump is a usage error, nothing written",
+    "restore": "no app: a damaged backup or a database in use is refused before anything is written",
     "audit sequence": "the sequencer's own work: nothing to refuse",
     "audit verify": "a log that does not verify is a finding it reports, not a refusal",
     "audit export": "reads the log: usage errors only",
