@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import boundary, config, http, web
+from . import boundary, config, http, observe, web
 from .accounts import tokens
 from .accounts.service import OAuthError
 from .audit import events as audit_events
@@ -43,6 +43,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     api = Api(app)
     boundary.init_app(app)
+    observe.init_app(app)  # before http's hooks: its clock starts first and its log line comes last
     http.init_app(app)
     _register(app, api)
     web.init_app(app)

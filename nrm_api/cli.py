@@ -129,8 +129,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve the API with gunicorn (threaded workers), behind a buffering reverse proxy in production."""
     from .serve import run
 
-    command_line_app()  # fail here, with a clear message, if the configuration is incomplete
-    run(host, port, workers, threads)
+    app = command_line_app()  # fail here, with a clear message, if the configuration is incomplete
+    run(host, port, workers, threads, app.config["LOG_FORMAT"])
 
 
 def _register() -> None:

@@ -6,6 +6,7 @@ refuses to start. ``make run`` generates all three under ``instance/`` for the d
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 ACCESS_TOKEN_MAX_SECONDS = 600
+#: Who may read /metrics unless NRM_METRICS_ALLOW says otherwise: this host only.
+DEFAULT_METRICS_ALLOW = "127.0.0.1,::1"
+LOG_FORMATS = ("json", "text")
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +55,10 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REDIS_KEY_PREFIX": env.get("NRM_REDIS_PREFIX", "nrm:"),
         "ACCESS_TOKEN_SECONDS": token_seconds,
         "PROXY_COUNT": int(env.get("NRM_PROXY_COUNT", "0")),
+        #: Addresses and networks that may read /metrics (comma-separated); everyone else gets a 404.
+        "METRICS_ALLOW": env.get("NRM_METRICS_ALLOW", DEFAULT_METRICS_ALLOW),
+        #: ``json`` (one JSON object a line: the default) or ``text``, for the server's logs.
+        "LOG_FORMAT": env.get("NRM_LOG_FORMAT", "json").strip().lower() or "json",
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         #: Seconds between webhook deliverer runs in each process; 0 leaves it to `nrm-api webhooks deliver`.
         "WEBHOOK_INTERVAL": float(env.get("NRM_WEBHOOK_INTERVAL", "2")),
@@ -85,6 +93,23 @@ def validate(config: Mapping[str, Any]) -> None:
     seconds = config["ACCESS_TOKEN_SECONDS"]
     if not 0 < seconds <= ACCESS_TOKEN_MAX_SECONDS:
         raise ConfigError(f"NRM_ACCESS_TOKEN_SECONDS must be between 1 and {ACCESS_TOKEN_MAX_SECONDS}")
+    metrics_networks(str(config.get("METRICS_ALLOW", DEFAULT_METRICS_ALLOW)))
+    if config.get("LOG_FORMAT", "json") not in LOG_FORMATS:
+        raise ConfigError(f"NRM_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {config.get('LOG_FORMAT')!r})")
+
+
+def metrics_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of NRM_METRICS_ALLOW: addresses or CIDRs, comma-separated; empty lets nobody in."""
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"NRM_METRICS_ALLOW must list addresses or networks (CIDR), comma-separated: "
+                              f"{item!r} is neither") from None
+    return tuple(networks)
 
 
 def _check_base_url(url: str) -> None:

@@ -5,19 +5,31 @@ deliverer (``nrm-api webhooks deliver --loop``): workers only insert audit event
 and a single process gives the events positions in batches. Several nodes may each
 run one; the sequencer's lock row lets one work at a time. Only the sequencer process gets
 ``NRM_SEQUENCER_DATABASE_URL``: the web workers never hold the credentials that give positions.
+
+Metrics: the workers count into ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess
+mode), which ``run`` empties at start, or creates private (mode 0700) when unset and removes at the
+end; a worker that exits is marked dead there (``child_exit``). Logs: one line per request from the
+app (``nrm_api.requests``) on standard output, everything else on standard error, as JSON objects
+(``NRM_LOG_FORMAT=json``, the default) or plain text; gunicorn's own access log is off, as it would
+write each path as requested, ids and all.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-#: Request line, status, size, time and request id: no headers, so no token reaches the log.
-ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(L)ss %({x-request-id}o)s'
+#: The variable prometheus-client's multiprocess mode reads (in each worker, before its first import).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: What each log line carries beside the fields a record adds (the request line: ``observe``).
+LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 #: How often the sequencer process looks for new events.
 SEQUENCER_SECONDS = "0.2"
 #: How often the webhook deliverer looks for due webhooks (retries; on SQLite, all of them): on
@@ -48,16 +60,49 @@ class _Server(BaseApplication):  # type: ignore[misc]
         return create_app()
 
 
-def options(host: str, port: int, workers: int, threads: int = THREADS) -> dict[str, Any]:
-    """The gunicorn settings: threaded workers with bounded timings, the access log without headers."""
+def logging_config(log_format: str = "json") -> dict[str, Any]:
+    """``logging.config.dictConfig`` for the server: request lines on stdout, the rest on stderr."""
+    if log_format == "json":
+        formatter: dict[str, Any] = {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": LOG_FIELDS,
+                                     "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
+    else:
+        formatter = {"format": LOG_FIELDS.replace("%(asctime)s %(levelname)s", "%(asctime)s [%(levelname)s]")}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"nrm": formatter},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "nrm", "stream": "ext://sys.stdout"},
+            "stderr": {"class": "logging.StreamHandler", "formatter": "nrm", "stream": "ext://sys.stderr"},
+        },
+        "loggers": {
+            "nrm_api.requests": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        },
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
+
+
+def _worker_exited(_server: Any, worker: Any) -> None:
+    """Gunicorn's ``child_exit``: a dead worker's live gauges leave the multiprocess files."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
+def options(host: str, port: int, workers: int, threads: int = THREADS, log_format: str = "json") -> dict[str, Any]:
+    """The gunicorn settings: threaded workers with bounded timings, the app's own request log."""
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
         **TIMINGS,
-        "accesslog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
+        "accesslog": None,  # the app logs each request (observe): route templates, never paths with ids
+        "errorlog": "-",
+        "logconfig_dict": logging_config(log_format),
+        "child_exit": _worker_exited,
         "limit_request_field_size": 16384,
         # no control socket: gunicorn opens one at a single path per user ($HOME/.gunicorn), which a
         # second server takes over, and nothing here uses it
@@ -65,8 +110,23 @@ def options(host: str, port: int, workers: int, threads: int = THREADS) -> dict[
     }
 
 
-def run(host: str, port: int, workers: int, threads: int = THREADS) -> None:
+def metrics_folder() -> tuple[Path, bool]:
+    """The multiprocess folder, emptied (``PROMETHEUS_MULTIPROC_DIR``) or new and private; whether it is ours."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if not given:
+        folder = Path(tempfile.mkdtemp(prefix="nrm-metrics-"))  # mode 0700
+        os.environ[MULTIPROC_ENV] = str(folder)
+        return folder, True
+    folder = Path(given)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # a previous run's counts (its workers' pids may be reused)
+        stale.unlink()
+    return folder, False
+
+
+def run(host: str, port: int, workers: int, threads: int = THREADS, log_format: str = "json") -> None:
     """Serve on ``host:port`` until interrupted, with the sequencer process beside the workers."""
+    folder, ours = metrics_folder()
     sequencer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "audit", "sequence", "--loop",  # noqa: S603
                                   SEQUENCER_SECONDS])
     os.environ.pop("NRM_SEQUENCER_DATABASE_URL", None)  # for the sequencer alone: not the deliverer, not the web
@@ -75,9 +135,11 @@ def run(host: str, port: int, workers: int, threads: int = THREADS) -> None:
     os.environ["NRM_AUDIT_SEQUENCER_INTERVAL"] = "0"  # the workers leave sequencing to that process
     os.environ["NRM_WEBHOOK_INTERVAL"] = "0"  # and webhooks to the deliverer
     try:
-        _Server(options(host, port, workers, threads)).run()
+        _Server(options(host, port, workers, threads, log_format)).run()
     finally:
         for process in (sequencer, deliverer):
             process.terminate()
         for process in (sequencer, deliverer):
             process.wait(timeout=30)
+        if ours:
+            shutil.rmtree(folder, ignore_errors=True)

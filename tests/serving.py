@@ -51,16 +51,18 @@ class Server:
     database_url: str
     env: dict[str, str]
     stderr: Path
+    stdout: Path | None = None
     auditor: dict[str, Any] = field(default_factory=dict)
     systems: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, workers: int = 2) -> None:
         """Start `nrm-api serve` on the base URL's port and wait until it is ready (its stderr appended)."""
-        with self.stderr.open("ab") as stderr:
+        stdout_path = self.stdout or Path(os.devnull)
+        with self.stderr.open("ab") as stderr, stdout_path.open("ab") as stdout:
             self.process = subprocess.Popen([NRM_API, "serve", "--port", self.base.rsplit(":", 1)[1],  # noqa: S603
                                              "--workers", str(workers)],
-                                            env=self.env, stdout=subprocess.DEVNULL, stderr=stderr)
+                                            env=self.env, stdout=stdout, stderr=stderr)
         _wait_ready(self.process, self.base)
 
     def stop(self) -> None:
@@ -106,6 +108,11 @@ class Server:
     def server_errors(self) -> str:
         """What the server and its processes wrote to standard error (no access log: that goes to stdout)."""
         return self.stderr.read_text(errors="replace")
+
+    def request_log(self) -> list[dict[str, Any]]:
+        """The server's request lines so far (JSON, one a line on stdout): only with ``serve(..., stdout=True)``."""
+        assert self.stdout is not None, "serve(..., stdout=True) keeps the request log"
+        return [json.loads(line) for line in self.stdout.read_text(errors="replace").splitlines() if line.strip()]
 
 
 def call(url: str, data: bytes | None = None, headers: dict[str, str] | None = None, method: str | None = None,
@@ -154,14 +161,16 @@ def _wait_ready(process: subprocess.Popen[bytes], base: str) -> None:
 
 @contextmanager
 def serve(backend: str, folder: Path, *, workers: int = 2, systems: int = 2,
-          extra_env: Callable[[str], dict[str, str]] | None = None) -> Iterator[Server]:
+          extra_env: Callable[[str], dict[str, str]] | None = None, stdout: bool = False) -> Iterator[Server]:
     """Serve a new instance on ``backend`` until the block ends; the server is always stopped.
 
-    ``extra_env`` gives more ``NRM_*`` settings from the new database's URL (e.g. other logins to it).
+    ``extra_env`` gives more ``NRM_*`` settings from the new database's URL (e.g. other logins to it);
+    ``stdout`` keeps the request log in a file (``Server.request_log``) rather than dropping it.
     """
     base = f"http://127.0.0.1:{free_port()}"
     with database(backend, folder, "nrm_serve") as url:
-        server = Server(base, url, _environment(folder, url, base), folder / "server.stderr")
+        server = Server(base, url, _environment(folder, url, base), folder / "server.stderr",
+                        folder / "server.stdout" if stdout else None)
         server.env.update(extra_env(url) if extra_env else {})
         _principals(server, systems)
         try:

@@ -17,6 +17,7 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError, RevokedTokenError
 from flask_smorest import Blueprint
 
+from .. import metrics
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..errors import Forbidden, Unauthenticated
@@ -84,6 +85,7 @@ def authenticate(permission: Permission) -> Actor:
         verify_jwt_in_request()
     except (JWTExtendedException, pyjwt.PyJWTError) as error:
         reason = _reason(error)
+        metrics.token_refused("access", reason)
         challenge = "Bearer" if reason == "missing_token" else 'Bearer error="invalid_token"'
         raise Unauthenticated(_DETAILS[reason], reason=reason, resource=resource,
                               action=AuditAction.REQUEST_AUTHENTICATE,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
+from .. import metrics
 from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
@@ -78,6 +79,7 @@ def issue_client_token(params: Mapping[str, Any], actor: Actor) -> Grant:
 
 
 def _refuse(actor: Actor, error: str, reason: str, description: str, status: int = 401) -> Any:
+    metrics.token_refused("assertion", error)
     audit.record_refusal(actor, AuditAction.AUTH_TOKEN, reason=reason)
     raise OAuthError(error, description, status)
 
