@@ -65,6 +65,7 @@ system-packages:
 	command -v pg_dump >/dev/null || missing="$$missing postgresql-client"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
@@ -74,7 +75,7 @@ test: system-packages $(STAMP) $(UI_STAMP) $(INTEROP_STAMP) translations
 	$(BIN)/ruff check nrm_api tests benchmarks
 	$(BIN)/mypy nrm_api
 	$(BIN)/lint-imports
-	NRM_TEST_REQUIRE_BROWSER=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
+	NRM_TEST_REQUIRE_BROWSER=1 NRM_TEST_REQUIRE_NGINX=1 $(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope
 
 ## make bench: the benchmarks on PostgreSQL; each figure is one JSON line on standard output
 bench: $(STAMP)
