@@ -58,7 +58,8 @@ run: $(STAMP) $(UI_STAMP) translations
 	set -a && . instance/demo.env && set +a && exec $(BIN)/nrm-api serve --host 127.0.0.1 --port 8000
 
 ## system packages the tests need (Debian): SoftHSM2 for the PKCS#11 keyring, pg_dump for the canary scan,
-## chromium for the docs page test (Playwright drives it; no browser is ever downloaded), npm for Swagger UI
+## chromium for the docs page test (Playwright drives it; no browser is ever downloaded), npm for Swagger UI,
+## nginx (deploy/nginx checked with nginx -t and run in front of the nodes), systemd-analyze for deploy/systemd
 system-packages:
 	@missing=""; \
 	command -v softhsm2-util >/dev/null || missing="$$missing softhsm2"; \
@@ -66,6 +67,7 @@ system-packages:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 

@@ -125,12 +125,15 @@ def restore_command(folder: Path, replace: bool) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(min=1), help="Threads per worker.")
-def serve(host: str, port: int, workers: int, threads: int) -> None:
+@click.option("--background/--no-background", default=True, show_default=True, envvar="NRM_SERVE_BACKGROUND",
+              help="Run the audit sequencer and the webhook deliverer beside the workers (--no-background: "
+                   "they run as services of their own).")
+def serve(host: str, port: int, workers: int, threads: int, background: bool) -> None:
     """Serve the API with gunicorn (threaded workers), behind a buffering reverse proxy in production."""
     from .serve import run
 
     app = command_line_app()  # fail here, with a clear message, if the configuration is incomplete
-    run(host, port, workers, threads, app.config["LOG_FORMAT"])
+    run(host, port, workers, threads, app.config["LOG_FORMAT"], background=background)
 
 
 def _register() -> None:

@@ -5,6 +5,8 @@ deliverer (``nrm-api webhooks deliver --loop``): workers only insert audit event
 and a single process gives the events positions in batches. Several nodes may each
 run one; the sequencer's lock row lets one work at a time. Only the sequencer process gets
 ``NRM_SEQUENCER_DATABASE_URL``: the web workers never hold the credentials that give positions.
+``nrm-api serve --no-background`` (or ``NRM_SERVE_BACKGROUND=0``) starts neither, for deployments that
+run them as services of their own; ``deploy/gunicorn.conf.py`` gives gunicorn these same settings.
 
 Metrics: the workers count into ``PROMETHEUS_MULTIPROC_DIR`` (prometheus-client's multiprocess
 mode), which ``run`` empties at start, or creates private (mode 0700) when unset and removes at the
@@ -21,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -124,22 +127,35 @@ def metrics_folder() -> tuple[Path, bool]:
     return folder, False
 
 
-def run(host: str, port: int, workers: int, threads: int = THREADS, log_format: str = "json") -> None:
-    """Serve on ``host:port`` until interrupted, with the sequencer process beside the workers."""
+def web_environment(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Make ``environ`` the web workers': no sequencer credentials, sequencing and delivery left to their processes."""
+    environ.pop("NRM_SEQUENCER_DATABASE_URL", None)  # for the sequencer alone: not the deliverer, not the web
+    environ["NRM_AUDIT_SEQUENCER_INTERVAL"] = "0"  # the workers leave sequencing to the sequencer process
+    environ["NRM_WEBHOOK_INTERVAL"] = "0"  # and webhooks to the deliverer
+
+
+def run(host: str, port: int, workers: int, threads: int = THREADS, log_format: str = "json",
+        background: bool = True) -> None:
+    """Serve on ``host:port`` until interrupted, with the sequencer and deliverer processes beside the workers.
+
+    ``background=False`` starts neither: where they run as services of their own (compose, Kubernetes,
+    systemd), a node serves requests only; the workers still leave sequencing and delivery to them.
+    """
     folder, ours = metrics_folder()
-    sequencer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "audit", "sequence", "--loop",  # noqa: S603
-                                  SEQUENCER_SECONDS])
-    os.environ.pop("NRM_SEQUENCER_DATABASE_URL", None)  # for the sequencer alone: not the deliverer, not the web
-    deliverer = subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "webhooks", "deliver", "--loop",  # noqa: S603
-                                  DELIVERER_SECONDS])
-    os.environ["NRM_AUDIT_SEQUENCER_INTERVAL"] = "0"  # the workers leave sequencing to that process
-    os.environ["NRM_WEBHOOK_INTERVAL"] = "0"  # and webhooks to the deliverer
+    processes: list[subprocess.Popen[bytes]] = []
+    if background:
+        processes.append(subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "audit", "sequence",  # noqa: S603
+                                           "--loop", SEQUENCER_SECONDS]))
+    web_environment()
+    if background:
+        processes.append(subprocess.Popen([sys.executable, "-m", "nrm_api.cli", "webhooks", "deliver",  # noqa: S603
+                                           "--loop", DELIVERER_SECONDS]))
     try:
         _Server(options(host, port, workers, threads, log_format)).run()
     finally:
-        for process in (sequencer, deliverer):
+        for process in processes:
             process.terminate()
-        for process in (sequencer, deliverer):
+        for process in processes:
             process.wait(timeout=30)
         if ours:
             shutil.rmtree(folder, ignore_errors=True)
