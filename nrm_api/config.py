@@ -152,6 +152,34 @@ class Settings:
                    secret_key=str(config["SECRET_KEY"]))
 
 
+#: What each log line carries beside the fields a record adds (the request line: ``observe``).
+LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+def logging_config(log_format: str = "json") -> dict[str, Any]:
+    """``logging.config.dictConfig`` for the server's processes: request lines on stdout, the rest on stderr."""
+    if log_format == "json":
+        formatter: dict[str, Any] = {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": LOG_FIELDS,
+                                     "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
+    else:
+        formatter = {"format": LOG_FIELDS.replace("%(asctime)s %(levelname)s", "%(asctime)s [%(levelname)s]")}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"nrm": formatter},
+        "handlers": {
+            "stdout": {"class": "logging.StreamHandler", "formatter": "nrm", "stream": "ext://sys.stdout"},
+            "stderr": {"class": "logging.StreamHandler", "formatter": "nrm", "stream": "ext://sys.stderr"},
+        },
+        "loggers": {
+            "nrm_api.requests": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+            "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+            "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+        },
+        "root": {"handlers": ["stderr"], "level": "INFO"},
+    }
+
+
 def settings(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Return the settings of the environment with ``overrides`` on top, validated."""
     config = from_environ()

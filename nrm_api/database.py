@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -67,8 +67,18 @@ READ_ONLY = "nrm_read_only"
 BUSY_TIMEOUT_MS = 15000
 
 
+#: How long a new PostgreSQL connection may take (libpq's ``connect_timeout``) unless the URL says:
+#: while the database is away a request fails with 503 within this, never hangs (``observe``).
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def make_engine(url: str, **options: Any) -> Engine:
-    """Create an engine; on SQLite, in WAL mode, with real transactions and foreign keys enforced."""
+    """Create an engine; on SQLite, in WAL mode, with real transactions and foreign keys enforced.
+
+    On PostgreSQL a new connection gives up after ``CONNECT_TIMEOUT_SECONDS``.
+    """
+    if make_url(url).get_backend_name() == "postgresql" and "connect_timeout" not in make_url(url).query:
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, **options.get("connect_args", {})}
     engine = create_engine(url, future=True, **options)
     if engine.dialect.name == "sqlite":
         _fix_sqlite(engine)

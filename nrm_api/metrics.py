@@ -9,7 +9,7 @@ would count on its own and a scrape would see one worker's numbers.
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
 #: Methods counted under their own name; anything else is ``OTHER``.
@@ -23,8 +23,21 @@ TOKEN_REFUSALS = {
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-@cache
+_made: dict[str, Any] = {}
+_making = threading.Lock()
+
+
 def _instruments() -> dict[str, Any]:
+    """The instruments, made once per process (a worker's threads may ask at the same moment)."""
+    if _made:
+        return _made
+    with _making:
+        if not _made:
+            _made.update(_make())
+    return _made
+
+
+def _make() -> dict[str, Any]:
     from prometheus_client import Counter, Histogram
 
     return {

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import os
 import time
+import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -208,9 +209,26 @@ def _server_error(error: InternalServerError) -> Response:
     return boundary.handle_http_exception(error)
 
 
+def _log_exception(app: Flask) -> Any:
+    """Flask's log of an error raised while answering another: where, never what; nothing for an outage.
+
+    Flask's own would log the message, and a database error's message quotes SQL and its parameters.
+    """
+    def log_exception(exc_info: Any) -> None:
+        error = exc_info[1]
+        if database_away(error):
+            return  # answered 503 and logged as such
+        frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(error.__traceback__))
+        app.logger.error("unhandled %s while answering %s %s\n%s", type(error).__name__, request.method, _route(),
+                         frames)
+
+    return log_exception
+
+
 def init_app(app: Flask) -> None:
     """Time and log every request, serve /metrics, answer a database outage as 503."""
     app.extensions["nrm_metrics_allow"] = metrics_networks(str(app.config["METRICS_ALLOW"]))
+    app.log_exception = _log_exception(app)  # type: ignore[method-assign]
     app.before_request(_started)
     app.after_request(_answered)
     app.register_error_handler(sa_exc.SQLAlchemyError, _database_error)

@@ -29,10 +29,10 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+from .config import logging_config
+
 #: The variable prometheus-client's multiprocess mode reads (in each worker, before its first import).
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-#: What each log line carries beside the fields a record adds (the request line: ``observe``).
-LOG_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
 #: How often the sequencer process looks for new events.
 SEQUENCER_SECONDS = "0.2"
 #: How often the webhook deliverer looks for due webhooks (retries; on SQLite, all of them): on
@@ -61,30 +61,6 @@ class _Server(BaseApplication):  # type: ignore[misc]
         from . import create_app
 
         return create_app()
-
-
-def logging_config(log_format: str = "json") -> dict[str, Any]:
-    """``logging.config.dictConfig`` for the server: request lines on stdout, the rest on stderr."""
-    if log_format == "json":
-        formatter: dict[str, Any] = {"()": "pythonjsonlogger.json.JsonFormatter", "fmt": LOG_FIELDS,
-                                     "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}}
-    else:
-        formatter = {"format": LOG_FIELDS.replace("%(asctime)s %(levelname)s", "%(asctime)s [%(levelname)s]")}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"nrm": formatter},
-        "handlers": {
-            "stdout": {"class": "logging.StreamHandler", "formatter": "nrm", "stream": "ext://sys.stdout"},
-            "stderr": {"class": "logging.StreamHandler", "formatter": "nrm", "stream": "ext://sys.stderr"},
-        },
-        "loggers": {
-            "nrm_api.requests": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-            "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-            "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
-        },
-        "root": {"handlers": ["stderr"], "level": "INFO"},
-    }
 
 
 def _worker_exited(_server: Any, worker: Any) -> None:

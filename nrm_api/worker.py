@@ -61,7 +61,13 @@ class Worker:
 
     def run_forever(self) -> None:
         """Run now, then when woken or every ``interval`` seconds, until SIGTERM or SIGINT (a process of its own)."""
+        import logging.config
         import signal
+
+        from .config import logging_config
+
+        # a process of its own (``nrm-api serve`` starts it): its lines in the server's format, on stderr
+        logging.config.dictConfig(logging_config(str(self.app.config.get("LOG_FORMAT", "json"))))
 
         def _stop(_signum: int, _frame: object) -> None:
             self.stopping.set()
@@ -121,9 +127,12 @@ class Worker:
         """Turn each notification on ``channel`` into a wake-up, until stopped; reconnect when the connection fails."""
         from psycopg import sql
 
+        from .database import CONNECT_TIMEOUT_SECONDS
+
         while not self.stopping.is_set():
             try:
                 cargs, cparams = engine.dialect.create_connect_args(engine.url)
+                cparams.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
                 with closing(engine.dialect.connect(*cargs, **cparams)) as connection:
                     connection.autocommit = True
                     connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
