@@ -477,3 +477,75 @@ def test_a_node_killed_under_load_loses_no_acknowledged_form_and_doubles_none(cl
 def _forms_of(cluster: Cluster, agencies: list[str]) -> list[str]:
     return [row[0] for row in cluster.sql("SELECT id FROM forms WHERE agency_id = ANY(:agencies)",
                                           agencies=agencies)]
+
+
+def _terminate_connections(cluster: Cluster) -> int:
+    """Terminate every connection to the cluster's database but this one; how many there were."""
+    rows = cluster.sql("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    return int(rows[0][0])
+
+
+def _loader(cluster: Cluster, principal: tuple[str, dict[str, str]], stop: threading.Event,
+            seen: list[tuple[str, float]], lock: threading.Lock) -> None:
+    """Submit and list, through nginx, until told to stop; each answer (or failure) and how long it took."""
+    client = cluster.sdk(principal)
+    turn = 0
+    while not stop.is_set():
+        turn += 1
+        started = time.monotonic()
+        try:
+            if turn % 2:
+                client.submit_form(adult())
+                outcome = "201"
+            else:
+                client.referrals(direction="outgoing")
+                outcome = "200"
+        except NrmError as error:
+            outcome = f"{error.status} {error.problem.get('type')}"
+        except ValueError:
+            outcome = "not-json"  # nginx's own error page
+        except OSError as error:
+            outcome = f"no-answer:{type(error).__name__}"
+        with lock:
+            seen.append((outcome, time.monotonic() - started))
+        if outcome not in ("200", "201"):
+            time.sleep(0.1)
+
+
+def test_database_connections_terminated_mid_load_fail_cleanly_and_the_service_recovers(cluster: Cluster) -> None:
+    writers = cluster.writers[:4]
+    for principal in writers:
+        cluster.sdk(principal).token()
+    stop, lock, seen = threading.Event(), threading.Lock(), []
+    threads = [threading.Thread(target=_loader, args=(cluster, principal, stop, seen, lock)) for principal in writers]
+    for thread in threads:
+        thread.start()
+    terminated = []
+    try:
+        time.sleep(1)
+        for _ in range(3):
+            terminated.append(_terminate_connections(cluster))
+            time.sleep(1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=REQUEST_SECONDS * 3)
+    outcomes: dict[str, int] = {}
+    for outcome, _ in seen:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    slowest = max(seconds for _, seconds in seen)
+    print(f"\npg_terminate_backend x3 under load: connections terminated {terminated}, answers {outcomes}, "
+          f"slowest {slowest:.2f} s")
+    assert sum(terminated) > 0
+    assert slowest < REQUEST_SECONDS
+    # each request succeeded or was told 503 problem+json
+    assert set(outcomes) <= {"200", "201", "503 urn:nrm:problem:unavailable"}, outcomes
+    # the service recovers with no restart: both nodes write again, and their sequencers drain the queue
+    for node in cluster.nodes:
+        assert cluster.call("GET", f"{node.base}/readyz")[0] == 200
+        assert cluster.sdk(writers[0], node.base).submit_form(adult())["id"]
+    deadline = time.monotonic() + 30
+    while cluster.sql("SELECT count(*) FROM audit_queue")[0][0] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster.sql("SELECT count(*) FROM audit_queue")[0][0] == 0
