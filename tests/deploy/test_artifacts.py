@@ -139,7 +139,8 @@ def test_the_built_overlay_matches_the_schemas_and_keeps_its_promises(production
         assert kind in kinds, kind
     deployments = {document["metadata"]["name"]: document for document in kinds["Deployment"]}
     assert set(deployments) == {"nrm-api", "nrm-api-sequencer", "nrm-api-deliverer"}
-    for deployment in deployments.values():
+    (job,) = kinds["Job"]
+    for deployment in [*deployments.values(), job]:
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
@@ -161,11 +162,18 @@ def test_the_built_overlay_matches_the_schemas_and_keeps_its_promises(production
         "audit", "sequence"]
     assert deployments["nrm-api-deliverer"]["spec"]["template"]["spec"]["containers"][0]["args"][:2] == [
         "webhooks", "deliver"]
-    # only the sequencer is given the sequencer's login
-    for name, deployment in deployments.items():
+    # only the sequencer is given the sequencer's login, only the migration the schema owner's (last: it wins)
+    for name, deployment in [*deployments.items(), ("nrm-api-migrate", job)]:
         sources = [source.get("secretRef", {}).get("name") for source in
                    deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]]
         assert ("nrm-api-sequencer" in sources) == (name == "nrm-api-sequencer")
+        assert ("nrm-api-migrate" in sources) == (name == "nrm-api-migrate")
+    assert job["spec"]["template"]["spec"]["containers"][0]["args"] == ["db", "upgrade"]
+    assert sources[-1] == "nrm-api-migrate"
+    # the setup phase (README: applied and waited for before the nodes) holds what the Job needs
+    setup = {document["kind"] for document in production
+             if document["metadata"].get("labels", {}).get("nrm-api/phase") == "setup"}
+    assert setup == {"Namespace", "ServiceAccount", "ConfigMap", "Job"}
     assert kinds["HorizontalPodAutoscaler"][0]["spec"]["minReplicas"] >= 2
     config = kinds["ConfigMap"][0]["data"]
     assert config["NRM_BASE_URL"].startswith("https://")
