@@ -136,6 +136,16 @@ def serve(host: str, port: int, workers: int, threads: int, background: bool) ->
     run(host, port, workers, threads, app.config["LOG_FORMAT"], background=background)
 
 
+@main.command("doctor", with_appcontext=False)
+def doctor() -> None:
+    """Check this node's setup: settings, keyring, database and migrations, clock, Redis (exit 1 on a problem)."""
+    from .doctor import run
+
+    status = run(echo=click.echo)
+    if status:
+        sys.exit(status)
+
+
 def _register() -> None:
     from .accounts.cli import client_cli, hosted_cli, tokens_cli, user_cli
     from .agencies.cli import agency_cli
