@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import secrets
 import shutil
 import socket
@@ -429,3 +430,15 @@ def test_gunicorn_conf_is_what_nrm_api_serve_configures(tmp_path: Path) -> None:
                  "os.environ.get('NRM_SEQUENCER_DATABASE_URL'), os.environ['NRM_AUDIT_SEQUENCER_INTERVAL'], "
                  "os.environ['NRM_WEBHOOK_INTERVAL'])", env=env, cwd=ROOT)
     assert probe.stdout.split() == ["None", "0", "0"], probe.stderr
+
+
+def test_the_deploy_readme_names_files_that_exist() -> None:
+    """Every file deploy/README.md's table and steps name is in deploy/ (a rename cannot leave it stale)."""
+    text = (DEPLOY / "README.md").read_text()
+    named = set(re.findall(r"`((?:k8s|nginx|systemd)/[\w./*-]+|[\w.-]+\.(?:example|yaml|py|service)|Dockerfile[\w.]*)`",
+                           text))
+    assert len(named) >= 10
+    for name in named:
+        found = list(DEPLOY.glob(name)) or list((DEPLOY / "k8s" / "base").glob(name)) or list(
+            (DEPLOY / "systemd").glob(name)) or list(DEPLOY.rglob(name))
+        assert found, name
