@@ -49,6 +49,8 @@ WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 SCALING = [int(n) for n in os.environ.get("BENCH_SCALING_WORKERS", "1,2").split(",") if n]
 #: Issue 12's bound on a request worker's peak resident memory.
 RSS_TARGET_MIB = 150
+#: Untimed requests to each server before the clock starts (every worker's first ones), then it settles.
+WARM_UP = 32
 Request = tuple[str, str, bytes | None, dict[str, str]]
 Loaded = tuple[float, list[float], list[bytes]]
 
@@ -122,6 +124,24 @@ class ServedCpu:
         workers = [pid for pid, kind in self._pids().items() if kind == "app" and pid != self.server]
         return round(max((_peak_rss_kib(pid) for pid in workers), default=0) / 1024, 1)
 
+    def settle(self, quiet_cpu_s: float = 0.05, window_s: float = 0.5, limit_s: float = 60.0) -> None:
+        """Wait until the app, its background processes and its database are idle.
+
+        A worker, the sequencer or the deliverer still importing the app (1–2 CPU seconds each) would
+        otherwise be counted as the cost of the first requests measured; so would a backlog of warm-up
+        events the sequencer has yet to take. Idle: under ``quiet_cpu_s`` in all over ``window_s``.
+        """
+        deadline = time.monotonic() + limit_s
+        before = self.sample()
+        while time.monotonic() < deadline:
+            time.sleep(window_s)
+            after = self.sample()
+            busy = sum(seconds - before.get(pid, (kind, 0.0))[1] for pid, (kind, seconds) in after.items())
+            if busy < quiet_cpu_s:
+                return
+            before = after
+        note("the served app did not settle: figures include its own start-up")
+
     def sample(self) -> dict[int, tuple[str, float]]:
         """CPU seconds so far of every process of the app and of the database's backends."""
         return {pid: (kind, _cpu(pid)) for pid, kind in self._pids().items()}
@@ -194,6 +214,16 @@ def _load(port: int, requests: list[Request], expect: int) -> tuple[float, list[
     return len(requests) / (time.perf_counter() - started), latencies, bodies
 
 
+def _warmed(port: int, requests: list[Request], expect: int, cpu: ServedCpu) -> list[bytes]:
+    """Send ``requests`` untimed, then wait until the app is idle; return their answers.
+
+    Every worker's first requests (lazy imports, connection pools) are not what a request costs.
+    """
+    bodies = _load(port, requests, expect)[2]
+    cpu.settle()
+    return bodies
+
+
 def _report(name: str, protected: tuple[Loaded, dict[str, float]], plain: tuple[Loaded, dict[str, float]],
             peak_rss_mib: float) -> None:
     (rate, latencies, _), spent = protected
@@ -258,10 +288,8 @@ def _scaling(env: dict[str, str], private: dict[str, str]) -> None:
             cpu = ServedCpu(server, env["NRM_DATABASE_URL"])
             token = NrmClient(f"http://127.0.0.1:{port}", "bench-system", private).token()
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-            payloads = [canonical(_document(n)) for n in range(SUBMITS // 2)]
-            submits: list[Request] = [("POST", "/api/v1/forms", payload, {
-                **auth, "X-JWS-Signature": sign_detached(payload, private, "POST", "/api/v1/forms"),
-                "Idempotency-Key": str(uuid.uuid4())}) for payload in payloads]
+            _warmed(port, _submits(token, private, WARM_UP, first=SUBMITS), 201, cpu)
+            submits = _submits(token, private, SUBMITS // 2)
             note(f"{workers} worker(s): {len(submits)} submits, {READS // 2} reads …")
             submit_rate, _, bodies = _load(port, submits, 201)
             ids = [json.loads(body)["id"] for body in bodies]
@@ -283,16 +311,28 @@ def _scaling(env: dict[str, str], private: dict[str, str]) -> None:
            note="two cores: a gain near 2 at 2 workers means no lock on the request path")
 
 
+def _submits(token: str, private: dict[str, str], count: int, first: int = 0) -> list[Request]:
+    """``count`` signed submits of different people, each with its own idempotency key (signed before the clock)."""
+    auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    payloads = [canonical(_document(n)) for n in range(first, first + count)]
+    return [("POST", "/api/v1/forms", payload, {
+        **auth, "X-JWS-Signature": sign_detached(payload, private, "POST", "/api/v1/forms"),
+        "Idempotency-Key": str(uuid.uuid4())}) for payload in payloads]
+
+
 def _compare(port: int, plain_port: int, private: dict[str, str], cpu: ServedCpu, plain_cpu: ServedCpu) -> None:
     token = NrmClient(f"http://127.0.0.1:{port}", "bench-system", private).token()
     payloads = [canonical(_document(n)) for n in range(SUBMITS)]
     auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    submits: list[Request] = [("POST", "/api/v1/forms", payload, {
-        **auth, "X-JWS-Signature": sign_detached(payload, private, "POST", "/api/v1/forms"),
-        "Idempotency-Key": str(uuid.uuid4())})
-        for payload in payloads]
+    submits = _submits(token, private, SUBMITS)
     plain_submits: list[Request] = [("POST", "/baseline/forms", payload, {"Content-Type": "application/json"})
                                     for payload in payloads]
+    note(f"warming both up ({WARM_UP} submits and reads each) …")
+    warm = _submits(token, private, WARM_UP, first=SUBMITS)
+    warm_ids = [json.loads(body)["id"] for body in _warmed(port, warm, 201, cpu)]
+    _warmed(port, [("GET", f"/api/v1/forms/{form_id}", None, auth) for form_id in warm_ids], 200, cpu)
+    plain_warm = [json.loads(body)["id"] for body in _warmed(plain_port, plain_submits[:WARM_UP], 201, plain_cpu)]
+    _warmed(plain_port, [("GET", f"/baseline/forms/{form_id}", None, {}) for form_id in plain_warm], 200, plain_cpu)
     note(f"submitting {SUBMITS} forms to each …")
     protected = cpu.measured(lambda: _load(port, submits, 201))
     plain = plain_cpu.measured(lambda: _load(plain_port, plain_submits, 201))

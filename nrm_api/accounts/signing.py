@@ -11,6 +11,7 @@ the API operation), built by the door: this module reads no web request.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Insert, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..audit.actor import Actor
@@ -68,18 +69,32 @@ def _use_jti(actor: Actor, header: dict[str, Any], payload: bytes, facts: Reques
     if random.randrange(PRUNE_ONE_IN) == 0:  # noqa: S311 - when to prune, not a secret
         session.execute(delete(UsedSignature).where(UsedSignature.expires_at < now))
     kid, jti, identity = str(header["kid"]), str(header["jti"]), _request_identity(actor, payload, facts)
-    table = UsedSignature.__table__
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {"request_hash": identity, "expires_at": now + REMEMBER}
-    # One statement that also waits for a concurrent first use to commit (or roll back) on the key.
-    statement = dialect.insert(table).values(kid=kid, jti=jti, **values).on_conflict_do_update(
-        index_elements=[table.c.kid, table.c.jti], set_=values, where=table.c.expires_at < now).returning(table.c.jti)
-    if session.execute(statement).first() is not None:  # a row written: first use, or an expired one taken over
+    statement = _first_use(session.get_bind().dialect.name)
+    parameters = {"kid": kid, "jti": jti, "request_hash": identity, "expires_at": now + REMEMBER, "now": now}
+    if session.execute(statement, parameters).first() is not None:  # written: first use, or an expired row taken over
         return
     stored = session.scalar(select(UsedSignature.request_hash).where(UsedSignature.kid == kid,
                                                                      UsedSignature.jti == jti))
     if identity is None or stored != identity:
         raise TokenError("jti_reused", "this signature (jti) was used before: sign each request afresh")
+
+
+@functools.cache
+def _first_use(dialect_name: str) -> Insert:
+    """The jti's insert, built once per dialect.
+
+    One statement that also waits for a concurrent first use to commit (or roll back) on the key, and
+    takes over an expired row.
+    """
+    table = UsedSignature.__table__
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    values = {"request_hash": bindparam("request_hash", type_=table.c.request_hash.type),
+              "expires_at": bindparam("expires_at", type_=table.c.expires_at.type)}
+    return dialect.insert(table).values(  # type: ignore[no-any-return]
+        kid=bindparam("kid", type_=table.c.kid.type), jti=bindparam("jti", type_=table.c.jti.type), **values
+    ).on_conflict_do_update(index_elements=[table.c.kid, table.c.jti], set_=values,
+                            where=table.c.expires_at < bindparam("now", type_=table.c.expires_at.type)
+                            ).returning(table.c.jti)
 
 
 def _request_identity(actor: Actor, payload: bytes, facts: RequestFacts) -> str | None:
