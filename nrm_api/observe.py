@@ -190,7 +190,7 @@ def database_away(error: BaseException | None) -> bool:
 
 def _unavailable() -> Response:
     current_app.logger.warning("database unavailable: answering 503")
-    return Problem(503, "unavailable", "Service Unavailable", "the database does not answer; try again shortly",
+    return Problem(503, "unavailable", "Service Unavailable", "the database is unavailable or busy; try again shortly",
                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)}).answer()
 
 

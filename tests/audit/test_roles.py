@@ -28,7 +28,7 @@ from nrm_api.migrate import upgrade
 from tests.audit.helpers import add_events, sequence
 from tests.conftest import audit_events, create_agency, dispose, settings
 from tests.forms.helpers import adult
-from tests.serving import serve
+from tests.serving import call, serve
 
 LOCK = "SELECT id FROM audit_sequencer_lock WHERE id = 1 FOR UPDATE SKIP LOCKED"
 
@@ -226,3 +226,5 @@ def test_serve_gives_the_sequencer_role_to_its_sequencer_process_alone(logins: t
         verified = server.cli("audit", "verify")  # as the web role: it reads the whole log
         assert verified.returncode == 0, verified.stderr
         assert '"valid": true' in verified.stdout
+        status, metrics = call(f"{server.base}/metrics")  # the web role reads the queue and outbox it counts
+        assert status == 200 and "nrm_database_up 1.0" in metrics and "nrm_audit_queue_depth " in metrics

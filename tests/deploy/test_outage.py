@@ -104,6 +104,7 @@ def test_requests_fail_fast_with_503_while_the_database_is_away_and_recover(serv
             assert status == 503 and json.loads(body)["checks"]["database"] is False, body
         status, _, _, body = _answer(f"{server.base}/metrics")
         assert status == 200 and "nrm_database_up 0.0" in body.decode(), body[-500:]
+        assert _answer(f"{server.base}/healthz")[0] == 200  # alive: restarting it would not bring the database back
         # the background loops notice too, log it by type, and keep going
         deadline = time.monotonic() + RECOVER_SECONDS
         while time.monotonic() < deadline and not all(
