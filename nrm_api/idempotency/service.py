@@ -150,7 +150,20 @@ def commit_with(actor: Actor, attempt: Attempt, written: Written) -> Written:
                                reason="idempotency_key_in_use", action=attempt.action) from None
         # this request's signature was verified before its work; the work is gone, the retry is logged
         return replayed(actor, attempt, first)
-    except OperationalError:
+    except OperationalError as error:
+        if not _lock_timed_out(error):
+            raise  # the database went away (a connection terminated): 503, not a key in use
         raise StillRunning("the first request with this Idempotency-Key is still running; retry shortly",
                            reason="idempotency_key_in_use", action=attempt.action) from None
     return written
+
+
+#: PostgreSQL's ``lock_not_available``: ``lock_timeout`` ran out waiting on the key's unique index.
+LOCK_NOT_AVAILABLE = "55P03"
+
+
+def _lock_timed_out(error: OperationalError) -> bool:
+    """Whether the insert gave up waiting for another request's use of the key (not a lost database)."""
+    if getattr(error.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        return True
+    return "database is locked" in str(error.orig)  # SQLite: the writer ahead held the lock past busy_timeout

@@ -2,23 +2,20 @@
 
 Architecture §11: the app is stateless, any number of nodes share PostgreSQL and Redis. Here two
 real nodes (gunicorn, each with its sequencer and deliverer) on two ports share a throwaway
-database, the keyring file and a Redis database of their own; nginx, with a certificate made here,
-round-robins between them. Through it, and at each node directly where a test must pick the node:
-the referral flow, replayed `jti`s, shared sign-in limits, a key rotation, a revocation; then
-faults: one node killed with SIGKILL under load, and the database's connections terminated.
+database, the keyring file and a Redis database of their own; nginx, running deploy/nginx as
+committed (its site/ files and a certificate made here: tests/deploy/nginx_config.py), round-robins
+between them. Through it, and at each node directly where a test must pick the node: the referral
+flow, replayed `jti`s, shared sign-in limits, a key rotation, a revocation; then faults: one node
+killed with SIGKILL under load, and the database's connections terminated.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import json
 import os
-import shutil
 import signal
 import ssl
-import subprocess
 import threading
 import time
 import urllib.error
@@ -32,10 +29,6 @@ from typing import Any
 
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import create_engine, text
 
 from nrm_api.client import NrmClient
@@ -44,10 +37,10 @@ from nrm_api.crypto.canonical import canonical
 from nrm_api.crypto.jws import sign_detached
 from tests.conftest import assertion, bearer, create_agency, create_client, create_user, token_form
 from tests.databases import postgres_database, postgres_server
+from tests.deploy.nginx_config import NGINX, Nginx, site
 from tests.forms.helpers import adult
 from tests.serving import Server, _environment, free_port
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 #: This module's Redis database (0-15 on a default server): flushed before and after.
 REDIS_DB = 13
 #: What any one request may take, whatever fails: never a hang.
@@ -62,121 +55,14 @@ pytestmark = [
 
 # --- the parts -----------------------------------------------------------------------------------
 
-def _certificate(folder: Path) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for 127.0.0.1 and localhost: (certificate, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nrm multinode test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "tls.crt", folder / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
-    return cert_path, key_path
-
-
-NGINX_CONF = """\
-{user}worker_processes 1;
-daemon off;
-pid {folder}/nginx.pid;
-error_log {folder}/nginx.error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    log_format nodes '$request_method $uri $status $upstream_addr $upstream_status';
-    access_log {folder}/nginx.access.log nodes;
-    client_body_temp_path {folder}/tmp/body;
-    proxy_temp_path {folder}/tmp/proxy;
-    fastcgi_temp_path {folder}/tmp/fastcgi;
-    uwsgi_temp_path {folder}/tmp/uwsgi;
-    scgi_temp_path {folder}/tmp/scgi;
-    upstream nrm {{
-        # a node that fails is left alone for a few seconds, then tried again
-        server 127.0.0.1:{port_a} max_fails=1 fail_timeout=3s;
-        server 127.0.0.1:{port_b} max_fails=1 fail_timeout=3s;
-        keepalive 16;
-    }}
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        client_max_body_size 1m;
-        location / {{
-            proxy_pass http://nrm;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_connect_timeout 2s;
-            proxy_read_timeout 30s;
-            # On to the other node only where that cannot do a thing twice: a connection refused or
-            # reset before the request was sent (any method), or an idempotent method (GET, PUT...).
-            # POSTs are not `non_idempotent` here: a POST with an Idempotency-Key is retried by its
-            # client, which the API answers with the first result; nginx cannot tell which POSTs have one.
-            proxy_next_upstream error timeout;
-            proxy_next_upstream_tries 2;
-            proxy_next_upstream_timeout 10s;
-        }}
-    }}
-}}
-"""
-
-
-@dataclass
-class Nginx:
-    """nginx in front of the nodes, on ``port``."""
-
-    folder: Path
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-
-    def start(self, cert: Path, key: Path, ports: tuple[int, int], context: ssl.SSLContext) -> None:
-        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (self.folder / "tmp" / name).mkdir(parents=True, exist_ok=True)
-        user = "user root;\n" if os.geteuid() == 0 else ""
-        conf = self.folder / "nginx.conf"
-        conf.write_text(NGINX_CONF.format(user=user, folder=self.folder, port=self.port, port_a=ports[0],
-                                          port_b=ports[1], cert=cert, key=key))
-        checked = subprocess.run([NGINX, "-t", "-q", "-e", str(self.folder / "nginx.error.log"), "-c", str(conf)],
-                                 capture_output=True, text=True, timeout=30, check=False)
-        assert checked.returncode == 0, checked.stderr
-        self.process = subprocess.Popen([NGINX, "-e", str(self.folder / "nginx.error.log"), "-c", str(conf)],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"https://127.0.0.1:{self.port}/readyz", timeout=2,  # noqa: S310
-                                       context=context).close()
-                return
-            except OSError:
-                assert self.process.poll() is None, (self.folder / "nginx.error.log").read_text()
-                time.sleep(0.1)
-        raise AssertionError("nginx did not answer in time")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGQUIT)  # graceful
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-            self.process = None
-
-    def upstreams(self) -> list[str]:
-        """The node (address) that answered each request so far, in order."""
-        lines = (self.folder / "nginx.access.log").read_text().splitlines()
-        return [line.split()[3] for line in lines if len(line.split()) >= 4]
+def _upstreams(folder: Path) -> list[str]:
+    """The node (address) that answered each request nginx proxied so far, in order (its `nrm` log format)."""
+    served = []
+    for line in (folder / "access.log").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 7 and fields[7] != "-":
+            served.append(fields[7].rstrip(","))  # "a, b": tried a, answered by b
+    return served
 
 
 @dataclass
@@ -228,9 +114,10 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     folder = tmp_path_factory.mktemp("multinode")
-    cert, key = _certificate(folder)
-    context = ssl.create_default_context(cafile=str(cert))
     port, ports = free_port(), (free_port(), free_port())
+    # deploy/nginx as committed, its site/ files written for these ports (tests/deploy/nginx_config.py)
+    server_certificate = site(folder / "nginx", [f"127.0.0.1:{p}" for p in ports], port)
+    context = ssl.create_default_context(cafile=str(server_certificate.cert))
     base = f"https://127.0.0.1:{port}"
     store = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
     store.flushdb()
@@ -239,7 +126,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         env.update({"NRM_REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}", "NRM_PROXY_COUNT": "1"})
         nodes = [Server(f"http://127.0.0.1:{p}", url, dict(env), folder / f"node{n}.stderr")
                  for n, p in enumerate(ports)]
-        running = Cluster(base, nodes, Nginx(folder, port), context, url, store)
+        running = Cluster(base, nodes, Nginx(folder / "nginx", port), context, url, store)
         with nodes[0].beside():
             for kind in ("ngo", "authority", "international"):
                 running.agencies[kind] = create_client(create_agency(kind=kind))
@@ -250,7 +137,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         try:
             for node in nodes:
                 node.start(workers=1)
-            running.nginx.start(cert, key, ports, context)
+            running.nginx.start(server_certificate.cert)
             yield running
         finally:
             running.nginx.stop()
@@ -268,7 +155,7 @@ def _agency(principal: tuple[str, dict[str, str]]) -> str:
 
 def test_the_referral_flow_runs_through_nginx_over_tls_on_both_nodes(cluster: Cluster) -> None:
     ngo, moi, iom = (cluster.sdk(cluster.agencies[kind]) for kind in ("ngo", "authority", "international"))
-    served_before = len(cluster.nginx.upstreams())
+    served_before = len(_upstreams(cluster.nginx.folder))
     form_id = ngo.submit_form(adult())["id"]
     to_moi = ngo.refer(form_id, _agency(cluster.agencies["authority"]), "identification", priority="urgent")["id"]
     assert [item["id"] for item in moi.referrals(direction="incoming")["items"]] == [to_moi]
@@ -289,7 +176,7 @@ def test_the_referral_flow_runs_through_nginx_over_tls_on_both_nodes(cluster: Cl
     assert [event["status"] for event in history] == ["requested", "received", "accepted", "in-progress",
                                                       "completed"]
     # every answer came over TLS from nginx, and both nodes took part, taking turns
-    served = cluster.nginx.upstreams()[served_before:]
+    served = _upstreams(cluster.nginx.folder)[served_before:]
     nodes = {f"127.0.0.1:{node.base.rsplit(':', 1)[1]}" for node in cluster.nodes}
     assert set(served) == nodes, served
     assert sum(a != b for a, b in zip(served, served[1:], strict=False)) >= len(served) // 2
