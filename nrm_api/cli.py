@@ -40,6 +40,8 @@ def main() -> None:
 db_cli = Commands("db", help="The database schema.")
 keys_cli = Commands("keys", help="The service's keyring.")
 openapi_cli = Commands("openapi", help="The generated OpenAPI document and JSON Schemas.")
+export_cli = Commands("export", help="Exports: HTCDS (encrypted to a recipient), the CTDC-style anonymised dataset.")
+import_cli = Commands("import", help="Imports: an HTCDS export, into this instance.")
 
 
 @db_cli.command("upgrade")
@@ -151,14 +153,15 @@ def _register() -> None:
     from .agencies.cli import agency_cli
     from .audit.cli import audit_cli
     from .demo import demo_cli
-    from .forms.cli import forms_cli
+    from .forms.cli import forms_cli, register_exports
     from .forms.cli import register as register_key_commands
     from .webhooks.cli import webhooks_cli
 
     register_key_commands(keys_cli)
     keys_cli.add_command(hosted_cli)
-    for group in (db_cli, keys_cli, openapi_cli, agency_cli, client_cli, user_cli, forms_cli, audit_cli, webhooks_cli,
-                  demo_cli):
+    register_exports(export_cli, import_cli)
+    for group in (db_cli, keys_cli, openapi_cli, export_cli, import_cli, agency_cli, client_cli, user_cli, forms_cli,
+                  audit_cli, webhooks_cli, demo_cli):
         main.add_command(group)
     main.add_command(tokens_cli)
 

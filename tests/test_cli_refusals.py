@@ -43,6 +43,20 @@ def _jwks(tmp_path: Path) -> str:
     return str(path)
 
 
+def _recipient(tmp_path: Path, private: bool = False) -> str:
+    from joserfc.jwk import ECKey
+
+    path = tmp_path / ("recipient-private.json" if private else "recipient.json")
+    path.write_text(json.dumps(ECKey.generate_key("P-256").as_dict(private=private)))
+    return str(path)
+
+
+def _not_an_export(tmp_path: Path) -> list[str]:
+    (tmp_path / "export.jwe").write_text("not.a.jwe.at.all")
+    return ["import", "htcds", "--in", str(tmp_path / "export.jwe"), "--key", _recipient(tmp_path, private=True),
+            "--agency", create_agency()]
+
+
 def _draft_whose_kek_is_gone(_tmp_path: Path) -> list[str]:
     """A stored data key wrapped by a KEK the keyring no longer has: ``rewrap`` cannot move it."""
     draft = FormDraft(id=str(uuid.uuid4()), agency_id=create_agency(), created_by="test", public={}, sealed={},
@@ -75,6 +89,10 @@ ROWS: dict[str, Refusal] = {
     "keys hosted rotate": Refusal(lambda _: ["keys", "hosted", "rotate", "--agency", "no-such-agency"], "no agency",
                                   "hosted-key:rotate", "not_found"),
     "keys rewrap": Refusal(_draft_whose_kek_is_gone, "does not unwrap", "keys:rewrap", "integrity", "failed"),
+    "export htcds": Refusal(lambda tmp: ["export", "htcds", "--agency", "no-such-agency", "--recipient",
+                                         _recipient(tmp), "--out", str(tmp / "out.jwe")],
+                            "no such agency", "export:htcds", "unknown_agency"),
+    "import htcds": Refusal(_not_an_export, "does not open with this key", "import:htcds", "undecryptable"),
     "webhooks set-url": Refusal(lambda _: ["webhooks", "set-url", "no-such-agency", "https://hooks.example/in"],
                                 "no agency", "webhook:manage", "not_found"),
     "webhooks retry-dead": Refusal(lambda _: ["webhooks", "retry-dead", "no-such-agency"], "no agency",
@@ -90,6 +108,7 @@ NOT_REFUSABLE = {
     "keys hosted list": "lists keys: an agency without one is told how to make one",
     "openapi write": "no database: writes or checks generated files",
     "serve": "starts the server",
+    "doctor": "checks this node's setup: a problem is a finding it reports (exit 1), not a refusal",
     "backup": "copies the database, no app: a folder in use or a failed dump is a usage error, nothing written",
     "restore": "no app: a damaged backup or a database in use is refused before anything is written",
     "audit sequence": "the sequencer's own work: nothing to refuse",

@@ -29,3 +29,7 @@ class AuditAction(StrEnum):
     KEYS_REWRAP = "keys:rewrap"
     REQUEST_REFUSE = "request:refuse"
     KEYS_RETIRE = "keys:retire"
+    #: Exports and imports carry their row count in ``count`` (never a value of a row).
+    EXPORT_HTCDS = "export:htcds"
+    IMPORT_HTCDS = "import:htcds"
+    EXPORT_CTDC = "export:ctdc"

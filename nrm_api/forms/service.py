@@ -7,6 +7,7 @@ once. A refusal is audited on its own and changes nothing else.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +69,14 @@ def submit(actor: Actor, raw: Any, signature: str | None, facts: RequestFacts) -
     form_id = str(uuid.uuid4())
     signed = verify_write(actor, signature, payload, facts, Permission.FORM_CREATE, f"form:{form_id}")
     validate_document(raw, utcnow(), f"form:{form_id}")
+    return idempotency.commit_with(actor, attempt, create(actor, form_id, raw, payload, signed))
+
+
+def create(actor: Actor, form_id: str, raw: dict[str, Any], payload: bytes, signed: WriteSignature) -> Written:
+    """Make a validated, verified form in the caller's transaction (not committed): rows, key, indexes, audit event.
+
+    ``submit`` commits it with its idempotency record; the HTCDS import commits many at once.
+    """
     now = utcnow()
     if actor.agency is None:  # a principal's agency exists (its row's foreign key), and so does the form's
         raise NotFoundError("only an agency's principal submits forms", resource=f"form:{form_id}")
@@ -80,10 +89,9 @@ def submit(actor: Actor, raw: Any, signature: str | None, facts: RequestFacts) -
     event = audit.record(actor, Permission.FORM_CREATE, "allowed", resource=f"form:{form.id}",
                          fields=version.sealed.keys())
     audit.write_now(db.session)
-    written = Written("form", form.id, form.revision, True, {
+    return Written("form", form.id, form.revision, True, {
         "id": form.id, "version": 1, "status": form.status, "receipt": receipt(form.id, 1, payload, event.sha256),
         "possible_duplicates": _duplicates(actor, form.id, indexes)})
-    return idempotency.commit_with(actor, attempt, written)
 
 
 def _version(form: Form, version: int, raw: dict[str, Any], payload: bytes, signed: WriteSignature, actor: Actor,
@@ -219,6 +227,37 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
     """The form as the caller may see it, the read audited with every field disclosed."""
     found = accessible(actor, form_id, Permission.FORM_READ)
     form, classes = found.form, found.classes
+    disclosure = disclose(actor, found)
+    body: dict[str, Any] = {"id": form.id, "version": form.version, "agency": form.agency_id,
+                            "created_at": form.created_at.isoformat(), "status": form.status,
+                            "document": disclosure.document, "withheld": disclosure.withheld}
+    if not disclosure.withheld:
+        body["signature"] = disclosure.version.signature
+    decision = latest_decision(form, classes)
+    if decision is not None:
+        body["decision"] = decision
+    db.session.commit()
+    return body, etag(form.revision)
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """The newest version of a form as one reader may see it."""
+
+    version: FormVersion
+    #: The public part with the fields opened for this reader.
+    document: dict[str, Any]
+    #: The sealed fields it does not see.
+    withheld: list[str]
+
+
+def disclose(actor: Actor, found: access.Access, reason: str | None = None) -> Disclosure:
+    """Open the fields ``found`` lets the reader see (nothing else is decrypted) and audit the read with them.
+
+    The one path by which a form's sealed fields reach a reader: the API's read, the web form's and
+    the HTCDS export (``reason`` ``htcds_export``). Not committed: the caller commits.
+    """
+    form, classes = found.form, found.classes
     row = latest_version(form)
     wanted = sorted(path for path in row.sealed if sealed_paths()[path] in classes)
     try:
@@ -228,19 +267,9 @@ def read(actor: Actor, form_id: str) -> tuple[dict[str, Any], str]:
     except DecryptionError:
         raise IntegrityFailure("a sealed field does not open in its place; operators have been told by the audit log",
                                reason="integrity", resource=f"form:{form.id}", action=Permission.FORM_READ) from None
-    withheld = sorted(set(row.sealed) - set(opened))
-    body: dict[str, Any] = {"id": form.id, "version": form.version, "agency": form.agency_id,
-                            "created_at": form.created_at.isoformat(), "status": form.status,
-                            "document": merge(row.public, opened), "withheld": withheld}
-    if not withheld:
-        body["signature"] = row.signature
-    decision = latest_decision(form, classes)
-    if decision is not None:
-        body["decision"] = decision
-    audit.record(actor, Permission.FORM_READ, "allowed", resource=f"form:{form.id}",
+    audit.record(actor, Permission.FORM_READ, "allowed", resource=f"form:{form.id}", reason=reason,
                  fields=[*opened, *(f"{section}.*" for section in row.public)])
-    db.session.commit()
-    return body, etag(form.revision)
+    return Disclosure(row, merge(row.public, opened), sorted(set(row.sealed) - set(opened)))
 
 
 def latest_decision(form: Form, classes: frozenset[str]) -> dict[str, Any] | None:
