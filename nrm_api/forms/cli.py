@@ -15,7 +15,7 @@ from ..audit.actor import Actor
 from ..cli_refusals import Commands
 from ..crypto.canonical import loads_strict
 from ..extensions import db, keyring
-from . import decisions, exports, keys
+from . import ctdc, decisions, exports, keys
 
 forms_cli = Commands("forms", help="Identification forms.")
 
@@ -92,6 +92,18 @@ def register_exports(export_cli: Commands, import_cli: Commands) -> None:
         done = exports.export(actor, key, fmt)
         write_private(out, done.jwe.encode("ascii"))
         click.echo(f"exported {done.rows} case(s) as {fmt} to {out}, encrypted to the recipient's key")
+
+    @export_cli.command("ctdc", action=AuditAction.EXPORT_CTDC)
+    @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write it.")
+    @click.option("--format", "fmt", type=click.Choice(exports.FORMATS), default="json", show_default=True)
+    def export_ctdc(out: Path, fmt: str) -> None:
+        """The CTDC-style anonymised dataset: public columns, generalised, k-anonymous (k = 11) by suppression."""
+        dataset = exports.ctdc(Actor.operator())
+        write_private(out, ctdc.to_csv(dataset) if fmt == "csv" else ctdc.to_json(dataset))
+        report = dataset.report()
+        click.echo(f"wrote {report['rows']} row(s) to {out}: k = {report['k']}, k reached {report['k_reached']}, "
+                   f"{report['cells_suppressed']} quasi-identifier cell(s) suppressed, "
+                   f"{report['rows_dropped']} row(s) dropped", err=True)
 
     @import_cli.command("htcds", action=AuditAction.IMPORT_HTCDS)
     @click.option("--in", "source", required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),

@@ -36,7 +36,8 @@ from ..extensions import db, keyring
 from ..permissions import Permission
 from ..writes import RequestFacts, canonical_body
 from . import access, htcds, service
-from .models import Form
+from . import ctdc as ctdc_rules
+from .models import Form, FormVersion
 from .rules import consent_errors
 
 FORMATS = ("json", "csv")
@@ -164,3 +165,23 @@ def import_forms(actor: Actor, compact: str, private: Any) -> list[str]:
     audit.record(actor, AuditAction.IMPORT_HTCDS, "allowed", resource="form:*", count=len(created))
     db.session.commit()
     return created
+
+
+# --- the CTDC-style anonymised dataset ---------------------------------------------------------
+
+def ctdc(actor: Actor, k: int = ctdc_rules.K) -> ctdc_rules.Dataset:
+    """The network's cases as a k-anonymous dataset, from their public parts only (nothing is decrypted).
+
+    Only forms whose person consented to anonymous statistics, and none that was shredded. Audited
+    (``export:ctdc``) with the rows it holds.
+    """
+    newest = (select(Form.summary, FormVersion.public)
+              .join(FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == Form.version))
+              .where(Form.status != "shredded").order_by(Form.created_at, Form.id))
+    records = [ctdc_rules.record(public, summary) for summary, public in db.session.execute(newest)
+               if ((public.get("consent") or {}).get("purposes") or {}).get("statistics") is True]
+    dataset = ctdc_rules.anonymise(records, k)
+    audit.record(actor, AuditAction.EXPORT_CTDC, "allowed", resource="form:*", count=len(dataset.rows),
+                 fields=["statistics.*", "exploitation.*", "screening.detected_by", "consent.purposes.statistics"])
+    db.session.commit()
+    return dataset
