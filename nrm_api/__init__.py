@@ -72,7 +72,7 @@ def _register(app: Flask, api: Api) -> None:
     from .agencies.views import blp as agencies_blp
     from .audit.views import blp as audit_blp
     from .forms.views import blp as forms_blp
-    from .forms.views import drafts_blp, vocabulary_blp
+    from .forms.views import drafts_blp, exports_blp, vocabulary_blp
     from .referrals.views import blp as referrals_blp
     from .referrals.views import changes_blp, transfers_blp
     from .webhooks.views import blp as webhooks_blp
@@ -86,6 +86,7 @@ def _register(app: Flask, api: Api) -> None:
     api.register_blueprint(forms_blp)
     api.register_blueprint(drafts_blp)
     api.register_blueprint(vocabulary_blp)
+    api.register_blueprint(exports_blp)
     api.register_blueprint(referrals_blp)
     api.register_blueprint(transfers_blp)
     api.register_blueprint(changes_blp)

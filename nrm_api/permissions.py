@@ -17,6 +17,7 @@ class Permission(StrEnum):
     FORM_DECIDE = "form:decide"
     FORM_WITHDRAW_CONSENT = "form:withdraw-consent"
     FORM_TRANSFER = "form:transfer"
+    FORM_EXPORT = "form:export"
     REFERRAL_CREATE = "referral:create"
     REFERRAL_READ = "referral:read"
     REFERRAL_UPDATE = "referral:update"
@@ -40,9 +41,9 @@ _AGENCY_SETUP = frozenset({Permission.AGENCY_MANAGE, Permission.WEBHOOK_MANAGE})
 #: administrators never hold a permission that reads case content. Only a person (a supervisor),
 #: never a system, may send a referral the person's consent does not cover.
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "system": _EVERYONE | _CASEWORK | _AGENCY_SETUP,
+    "system": _EVERYONE | _CASEWORK | _AGENCY_SETUP | {Permission.FORM_EXPORT},
     "caseworker": _EVERYONE | _CASEWORK,
-    "supervisor": _EVERYONE | _CASEWORK | {Permission.REFERRAL_OVERRIDE_CONSENT},
+    "supervisor": _EVERYONE | _CASEWORK | {Permission.REFERRAL_OVERRIDE_CONSENT, Permission.FORM_EXPORT},
     "agency_admin": _EVERYONE | _AGENCY_SETUP | {Permission.USER_MANAGE},
     "auditor": _EVERYONE | {Permission.AUDIT_READ, Permission.AUDIT_EXPORT, Permission.AUDIT_VERIFY},
     "network_admin": _EVERYONE | {Permission.AGENCY_CREATE, Permission.AGENCY_MANAGE},

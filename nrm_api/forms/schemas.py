@@ -5,7 +5,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from ..crypto.jws import RECEIPT_DESCRIPTION
-from ..fields import QueryBoolean, StrictBoolean
+from ..fields import QueryBoolean, Strict, StrictBoolean
 from ..paging import PageQuerySchema
 from .models import STATUSES
 
@@ -86,3 +86,12 @@ class DraftSchema(ma.Schema):
     updated_at = ma.fields.String()
     revision = ma.fields.Integer()
     document = ma.fields.Dict(metadata=DRAFT)
+
+
+class HtcdsExportRequestSchema(Strict):
+    """What to export and to whom: the recipient's public key, and the format inside the JWE."""
+
+    recipient = ma.fields.Dict(required=True, metadata={
+        "description": "The recipient's public JWK: EC P-256 or OKP X25519 (a private key is refused)."})
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(["json", "csv"]),
+                              metadata={"description": "HTCDS as JSON or as CSV, inside the JWE."})

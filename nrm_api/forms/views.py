@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import request
+from flask import Response, request
 from flask_smorest import Blueprint
 
 from ..accounts.auth import current_actor, requires
@@ -15,10 +15,19 @@ from ..paging import PageQuerySchema
 from ..permissions import Permission
 from ..replies import IDEMPOTENCY_KEY, IF_MATCH, SIGNED, answer, body_of, request_facts, signed
 from ..vocabulary import code_lists
-from . import decisions, drafts, service
-from .schemas import DraftSchema, FormPageQuerySchema, FormPageSchema, FormSchema, FormWrittenSchema
+from . import decisions, drafts, exports, service
+from .schemas import (
+    DraftSchema,
+    FormPageQuerySchema,
+    FormPageSchema,
+    FormSchema,
+    FormWrittenSchema,
+    HtcdsExportRequestSchema,
+)
 
 blp = Blueprint("forms", __name__, url_prefix="/api/v1/forms", description="Identification forms")
+exports_blp = Blueprint("exports", __name__, url_prefix="/api/v1/exports",
+                        description="The network's cases in HTCDS, encrypted to a recipient (authority and IOM)")
 vocabulary_blp = Blueprint("vocabulary", __name__, url_prefix="/api/v1/vocabulary",
                            description="Code lists of the form, with ru/be/en labels")
 
@@ -150,3 +159,21 @@ def replace_draft(draft_id: str) -> Any:
 def discard_draft(draft_id: str) -> None:
     """Discard a draft."""
     drafts.discard(current_actor(), draft_id)
+
+
+@exports_blp.route("/htcds", methods=["POST"])
+@requires(Permission.FORM_EXPORT)
+@exports_blp.arguments(HtcdsExportRequestSchema)
+@exports_blp.response(200, content_type="application/jose",
+                      description="One compact JWE (alg ECDH-ES, enc A256GCM, cty the format) to the recipient")
+def export_htcds(query: dict[str, Any]) -> Response:
+    """The cases your agency may see, only the fields it may see, in HTCDS columns, encrypted to the recipient.
+
+    For the authority's and international organisations' systems and supervisors; every form read
+    is audited as a read, and the export with its row count.
+    """
+    done = exports.export_for(current_actor(), query["recipient"], query["format"])
+    response = Response(done.jwe, mimetype="application/jose")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Row-Count"] = str(done.rows)
+    return response

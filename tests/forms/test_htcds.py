@@ -29,7 +29,7 @@ from nrm_api.forms import htcds, service
 from nrm_api.forms.document import FormDocumentSchema
 from nrm_api.forms.models import Form
 from nrm_api.forms.rules import sealed_paths
-from tests.conftest import audit_events, create_agency, dispose, settings
+from tests.conftest import audit_events, bearer, create_agency, dispose, settings
 from tests.databases import database
 from tests.forms.helpers import CANARIES, adult, canary_document
 from tests.referrals.helpers import network
@@ -214,3 +214,23 @@ def test_the_recipient_must_be_a_public_p256_or_x25519_key(app: Flask, tmp_path:
     result = _cli(app, "export", "htcds", "--agency", agency_id, "--recipient", str(recipient), "--out", str(out))
     assert result.exit_code == 1 and says in result.output, result.output
     assert not out.exists()
+
+
+def test_the_api_exports_for_the_authority_and_iom_only(client: FlaskClient, tmp_path: Path) -> None:
+    net, form_id, canary = _world(client)
+    key = ECKey.generate_key("P-256")
+    body = {"recipient": key.as_dict(private=False), "format": "csv"}
+    answer = client.post("/api/v1/exports/htcds", json=body, headers=bearer(net.iom.sdk.token()))
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.mimetype == "application/jose" and answer.headers["X-Row-Count"] == "1"
+    opened = jwe.decrypt_compact(answer.get_data(as_text=True), key)
+    assert opened.protected["cty"] == "text/csv"
+    plaintext = bytes(opened.plaintext or b"")
+    assert form_id.encode() in plaintext and canary.encode() not in plaintext
+    assert b"I was promised work" not in plaintext  # special: withheld from airport reception
+    assert audit_events(action="export:htcds")[-1].count == 1
+    refused = client.post("/api/v1/exports/htcds", json=body, headers=bearer(net.ngo.sdk.token()))
+    assert refused.status_code == 403 and refused.mimetype == "application/problem+json"
+    private = client.post("/api/v1/exports/htcds", json={"recipient": key.as_dict(private=True)},
+                          headers=bearer(net.iom.sdk.token()))
+    assert private.status_code == 422 and "private key" in private.get_json()["detail"]
