@@ -31,6 +31,10 @@ def _imported(key: Any, *, private: bool) -> ECKey | OKPKey:
     if private and "d" not in key:
         raise KeyFormatError("this is a public key: decrypting needs the recipient's private key")
     kty, crv = key.get("kty"), key.get("crv")
+    # a key marked for signing, or for another algorithm, is not a recipient's key (no key reuse across uses)
+    if key.get("use", "enc") != "enc" or key.get("alg", ALGORITHM) != ALGORITHM:
+        raise KeyFormatError(f"the key is not marked for {ALGORITHM} encryption: give a key whose 'use' is "
+                             f"'enc' (or absent) and 'alg' {ALGORITHM} (or absent)")
     try:
         if kty == "EC" and crv == "P-256":
             return ECKey.import_key(dict(key))
@@ -42,8 +46,20 @@ def _imported(key: Any, *, private: bool) -> ECKey | OKPKey:
 
 
 def recipient_key(key: Any) -> dict[str, str]:
-    """A recipient's public JWK, checked: P-256 or X25519, never a private key."""
-    return {name: str(value) for name, value in _imported(key, private=False).as_dict(private=False).items()}
+    """A recipient's public JWK, checked: P-256 or X25519, never a private key, and one ECDH-ES works with.
+
+    A trial encryption catches what importing does not: an X25519 point of small order (the shared
+    secret would be all zeros), which cryptography refuses only when the key is used, and ``key_ops``
+    that do not allow deriving a key. What it returns is the key itself: kty, crv, x, y and kid.
+    """
+    imported = _imported(key, private=False)
+    try:
+        jwe.encrypt_compact({"alg": ALGORITHM, "enc": ENCRYPTION}, b"", imported)
+    except (JoseError, ValueError, TypeError):
+        raise KeyFormatError(f"the key is not a usable {ALGORITHM} recipient key (its key_ops, or a point of "
+                             "small order)") from None
+    return {name: str(value) for name, value in imported.as_dict(private=False).items()
+            if name in ("kty", "crv", "x", "y", "kid")}
 
 
 def encrypt(plaintext: bytes, recipient: Mapping[str, str], content_type: str) -> str:

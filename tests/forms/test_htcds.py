@@ -202,10 +202,19 @@ def test_a_bad_row_imports_nothing(app: Flask, tmp_path: Path) -> None:
     ({"kty": "RSA", "n": "AQAB", "e": "AQAB"}, "only a public EC P-256"),
     ({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}, "only a public EC P-256"),
     ("private", "this is a private key"),
+    # review: a signing key, another algorithm's key, key_ops without deriveKey and an X25519 point of
+    # small order were a 500 (joserfc or cryptography raising at encryption), or accepted
+    ("use-sig", "not marked for ECDH-ES encryption"),
+    ("alg-es256", "not marked for ECDH-ES encryption"),
+    ("key-ops-encrypt", "not a usable ECDH-ES recipient key"),
+    ({"kty": "OKP", "crv": "X25519", "x": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, "not a usable ECDH-ES"),
 ])
 def test_the_recipient_must_be_a_public_p256_or_x25519_key(app: Flask, tmp_path: Path, content: Any,
                                                           says: str) -> None:
     public, private = _keys(tmp_path)
+    marked = {"use-sig": {"use": "sig"}, "alg-es256": {"alg": "ES256"}, "key-ops-encrypt": {"key_ops": ["encrypt"]}}
+    if isinstance(content, str) and content in marked:
+        content = {**json.loads(public.read_text()), **marked[content]}
     recipient = private if content == "private" else tmp_path / "recipient.jwk"
     if content != "private":
         recipient.write_text(json.dumps(content))
@@ -234,3 +243,6 @@ def test_the_api_exports_for_the_authority_and_iom_only(client: FlaskClient, tmp
     private = client.post("/api/v1/exports/htcds", json={"recipient": key.as_dict(private=True)},
                           headers=bearer(net.iom.sdk.token()))
     assert private.status_code == 422 and "private key" in private.get_json()["detail"]
+    signing = client.post("/api/v1/exports/htcds", json={"recipient": {**key.as_dict(private=False), "use": "sig"}},
+                          headers=bearer(net.iom.sdk.token()))
+    assert signing.status_code == 422 and "not marked for ECDH-ES" in signing.get_json()["detail"]
