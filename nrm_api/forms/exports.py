@@ -68,7 +68,10 @@ def rows(actor: Actor) -> list[dict[str, Any]]:
     agency = _agency(actor.agency)
     today = utcnow().date()
     found: list[dict[str, Any]] = []
-    forms = db.session.scalars(select(Form).where(access.visible_forms(agency.id)).order_by(Form.created_at, Form.id))
+    # active forms only: a form whose person withdrew consent, or that was shredded, must not travel
+    # to another system, and an import (which cannot carry that status) would make it active again
+    forms = db.session.scalars(select(Form).where(access.visible_forms(agency.id), Form.status == "active")
+                               .order_by(Form.created_at, Form.id))
     for form in list(forms):
         seen = access.of(form, agency.id, today)
         if not seen.classes:  # referred, but consent does not cover it (or no longer)
@@ -172,12 +175,13 @@ def import_forms(actor: Actor, compact: str, private: Any) -> list[str]:
 def ctdc(actor: Actor, k: int = ctdc_rules.K) -> ctdc_rules.Dataset:
     """The network's cases as a k-anonymous dataset, from their public parts only (nothing is decrypted).
 
-    Only forms whose person consented to anonymous statistics, and none that was shredded. Audited
-    (``export:ctdc``) with the rows it holds.
+    Only active forms whose person consented to anonymous statistics: none whose person withdrew
+    consent (the withdrawal is on the form, not in its consent section), none that was shredded.
+    Audited (``export:ctdc``) with the rows it holds.
     """
     newest = (select(Form.summary, FormVersion.public)
               .join(FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == Form.version))
-              .where(Form.status != "shredded").order_by(Form.created_at, Form.id))
+              .where(Form.status == "active").order_by(Form.created_at, Form.id))
     records = [ctdc_rules.record(public, summary) for summary, public in db.session.execute(newest)
                if ((public.get("consent") or {}).get("purposes") or {}).get("statistics") is True]
     dataset = ctdc_rules.anonymise(records, k)

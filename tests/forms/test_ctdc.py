@@ -88,3 +88,20 @@ def test_the_exported_dataset_is_k_anonymous_audited_and_free_of_canaries(app: F
     assert len(body["rows"]) + body["metadata"]["rows_dropped"] == 41  # the 40 and the canary: not the refusal
     events = audit_events(action="export:ctdc")
     assert [event.count for event in events] == [len(body["rows"])] * 2
+
+
+def test_a_form_whose_consent_was_withdrawn_is_not_in_the_dataset(app: Flask, tmp_path: Path) -> None:
+    """Review: the withdrawal is on the form, not in its consent section: the dataset counted the person."""
+    from nrm_api.forms import decisions
+
+    actor, private = system()
+    forms = [service.submit(actor, *signed_write(private, adult(), "POST", FORMS, str(uuid.uuid4()))).id
+             for _ in range(12)]
+    path = f"{FORMS}/{forms[0]}/consent-withdrawal"
+    decisions.withdraw_consent(actor, forms[0], *signed_write(
+        private, {"withdrawn_at": "2026-11-22T09:00:00+03:00", "recorded_by": "caseworker"}, "POST", path))
+    out = tmp_path / "ctdc.json"
+    result = app.test_cli_runner().invoke(main, ["export", "ctdc", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(out.read_bytes())
+    assert len(body["rows"]) + body["metadata"]["rows_dropped"] == 11

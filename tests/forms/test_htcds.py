@@ -163,6 +163,25 @@ def test_the_author_exports_every_field(app: Flask, client: FlaskClient, tmp_pat
     assert canary.encode() not in (plaintext or b"")
 
 
+def test_a_form_whose_consent_was_withdrawn_or_that_was_shredded_is_not_exported(
+        app: Flask, client: FlaskClient, tmp_path: Path) -> None:
+    """Review: the author's export carried them (and an import would have made them active forms again)."""
+    net, form_id, _ = _world(client)
+    withdrawn = net.ngo.sdk.submit_form(adult())["id"]
+    net.ngo.sdk.signed_write("POST", f"/api/v1/forms/{withdrawn}/consent-withdrawal",
+                             {"withdrawn_at": "2026-11-22T09:00:00+03:00", "recorded_by": "caseworker"})
+    shredded = net.ngo.sdk.submit_form(adult())["id"]
+    assert _cli(app, "forms", "shred", shredded, "--reason", "erasure_request", "--yes").exit_code == 0
+    public, private = _keys(tmp_path)
+    out = tmp_path / "export.jwe"
+    result = _cli(app, "export", "htcds", "--agency", net.ngo.id, "--recipient", str(public), "--out", str(out))
+    assert result.exit_code == 0 and "exported 1 case(s)" in result.output, result.output
+    plaintext = jwe.decrypt_compact(out.read_text(), ECKey.import_key(json.loads(private.read_text()))).plaintext
+    assert [row["cas_CaseId"] for row in json.loads(plaintext or b"")["rows"]] == [form_id]
+    assert [event.resource for event in audit_events(action="form:read", reason="htcds_export")] == [
+        f"form:{form_id}"]
+
+
 def test_a_wrong_key_fails_cleanly_and_changes_nothing(app: Flask, client: FlaskClient, tmp_path: Path) -> None:
     net, _, _ = _world(client)
     public, _ = _keys(tmp_path)
