@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
@@ -119,6 +120,16 @@ class HtcdsError(ValueError):
     """A file or row that is not an HTCDS export of this mapping: the message names where, never a value."""
 
 
+#: What a column name looks like: one named in an error only if it does (a CSV without its header
+#: row has values where the names should be, and a message never repeats a value).
+_NAME_LIKE = re.compile(r"[a-z]{3}_[A-Za-z]{1,60}")
+
+
+def _unknown(names: Iterable[str], order: list[str]) -> str:
+    """Unknown columns as their names when they look like one, else by position (1-based): never a value."""
+    return ", ".join(name if _NAME_LIKE.fullmatch(name) else f"#{order.index(name) + 1}" for name in names)
+
+
 def sensitivity(column: str) -> str:
     """The sensitivity class of a column's field (``public`` for what is stored in clear)."""
     path = PATH_OF[column]
@@ -178,7 +189,7 @@ def document(values: Mapping[str, Any], where: str) -> dict[str, Any]:
     """The form document a row holds (record columns left out); ``HtcdsError`` names an unknown column."""
     unknown = sorted(set(values) - set(ALL_COLUMNS))
     if unknown:
-        raise HtcdsError(f"{where}: unknown column(s) {', '.join(unknown)}")
+        raise HtcdsError(f"{where}: unknown column(s) {_unknown(unknown, list(values))}")
     fields: dict[str, Any] = {}
     for name, path in COLUMNS:
         if name in values and values[name] is not None:
@@ -273,7 +284,7 @@ def _csv_rows(text: str) -> list[dict[str, Any]]:
         raise HtcdsError("the CSV header does not parse") from None
     unknown = sorted(set(header) - set(ALL_COLUMNS))
     if unknown or len(set(header)) != len(header):
-        raise HtcdsError(f"the CSV header has unknown or repeated column(s) {', '.join(unknown)}".rstrip())
+        raise HtcdsError(f"the CSV header has unknown or repeated column(s) {_unknown(unknown, header)}".rstrip())
     rows: list[dict[str, Any]] = []
     try:
         for number, cells in enumerate(reader, start=1):

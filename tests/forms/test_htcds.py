@@ -265,3 +265,15 @@ def test_the_api_exports_for_the_authority_and_iom_only(client: FlaskClient, tmp
     signing = client.post("/api/v1/exports/htcds", json={"recipient": {**key.as_dict(private=False), "use": "sig"}},
                           headers=bearer(net.iom.sdk.token()))
     assert signing.status_code == 422 and "not marked for ECDH-ES" in signing.get_json()["detail"]
+
+
+def test_an_unknown_column_is_named_only_when_it_looks_like_one() -> None:
+    """Review: a CSV without its header row had the first person's values quoted back as 'unknown columns'."""
+    headerless = b"Zxqheadername,MP1234567,prs_Nickname\r\nOlga,MP7654321,x\r\n"
+    with pytest.raises(htcds.HtcdsError) as raised:
+        htcds.rows_of(headerless, "text/csv")
+    assert "Zxqheadername" not in str(raised.value) and "MP1234567" not in str(raised.value)
+    assert "#1" in str(raised.value) and "prs_Nickname" in str(raised.value)
+    with pytest.raises(htcds.HtcdsError) as raised:
+        htcds.document({"prs_FirstName": "Olga", "Zxqkeyname Petrova": "x", "per_Alias": "y"}, "row 1")
+    assert "Zxqkeyname" not in str(raised.value) and "per_Alias" in str(raised.value)
