@@ -117,26 +117,38 @@ def _prepare_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BackupError(f"{out} exists and is not an empty folder; refusing to write a backup into it")
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out.chmod(0o700)  # an empty folder given may be open to others: the backup is the service's alone
+
+
+@contextmanager
+def _private_files() -> Iterator[None]:
+    """Files made meanwhile (the SQLite copy, pg_dump's, the manifest) readable by their owner only."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def backup(database_url: str, out: Path) -> Manifest:
     """Back the database at ``database_url`` up into the new or empty folder ``out``."""
     url = make_url(database_url)
     _prepare_out(out)
-    try:
-        if url.get_backend_name() == "postgresql":
-            facts = _backup_postgres(url, out)
-        elif url.get_backend_name() == "sqlite":
-            facts = _backup_sqlite(url, out)
-        else:
-            raise BackupError(f"no backup for {url.get_backend_name()} databases")
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
-    data = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "backend": url.get_backend_name(), **facts, "files": _files(out)}
-    manifest = out / MANIFEST
-    manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    with _private_files():
+        try:
+            if url.get_backend_name() == "postgresql":
+                facts = _backup_postgres(url, out)
+            elif url.get_backend_name() == "sqlite":
+                facts = _backup_sqlite(url, out)
+            else:
+                raise BackupError(f"no backup for {url.get_backend_name()} databases")
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
+        data = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "backend": url.get_backend_name(), **facts, "files": _files(out)}
+        manifest = out / MANIFEST
+        manifest.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return Manifest(data)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -105,6 +106,18 @@ def test_a_backup_never_writes_into_a_folder_in_use(source: str, tmp_path: Path)
     refused = _cli(_env(tmp_path, source), "backup", "--out", str(out))
     assert refused.returncode == 1 and "not an empty folder" in refused.stderr
     assert [path.name for path in out.iterdir()] == ["something"]
+
+
+def test_a_backup_is_readable_by_its_owner_only(source: str, tmp_path: Path) -> None:
+    """Review: into an empty folder open to others (0755), the SQLite copy and pg_dump's files were 0644."""
+    out = tmp_path / "open"
+    out.mkdir(mode=0o755)
+    out.chmod(0o755)
+    made = _cli(_env(tmp_path, source), "backup", "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    for path in out.rglob("*"):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
 
 
 def test_a_folder_that_is_no_backup_is_refused(tmp_path: Path) -> None:
