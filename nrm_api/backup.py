@@ -100,11 +100,30 @@ def _tool(name: str) -> str:
     return found
 
 
+#: Lines of a PostgreSQL tool's error that may quote a row: a key's values (DETAIL), a COPY line or
+#: column value (CONTEXT), the statement (Command was), and what follows them up to the next message.
+_ROW_QUOTING = ("DETAIL:", "CONTEXT:", "Command was:", "LINE ", "HINT:")
+
+
+def _said(stderr: str, tool: str) -> str:
+    """A tool's error output without the lines that may quote a row's values."""
+    kept, quoting = [], False
+    for line in stderr.strip().splitlines():
+        if line.startswith(f"{tool}:"):
+            quoting = False
+        elif line.lstrip().startswith(_ROW_QUOTING):
+            quoting = True
+        if not quoting and line.strip():
+            kept.append(line)
+    return "\n".join(kept)[-2000:]
+
+
 def _run(command: list[str], env: dict[str, str]) -> None:
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if result.returncode != 0:
-        # the tools' messages name objects, never rows: safe to show
-        raise BackupError(f"{Path(command[0]).name} failed: {result.stderr.strip()[-2000:]}")
+        # the tools' own lines name objects; their DETAIL/CONTEXT lines may quote rows: left out
+        tool = Path(command[0]).name
+        raise BackupError(f"{tool} failed: {_said(result.stderr, tool)}")
 
 
 def _sqlite_path(url: URL) -> Path:

@@ -125,3 +125,22 @@ def test_a_folder_that_is_no_backup_is_refused(tmp_path: Path) -> None:
     refused = _cli(_env(tmp_path, f"sqlite:///{tmp_path / 'x.db'}"), "restore", "--from", str(tmp_path / "nothing"))
     assert refused.returncode == 1 and "not a backup of nrm-api" in refused.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+def test_a_tools_error_never_quotes_a_row(tmp_path: Path) -> None:
+    """Review: pg_restore's DETAIL and CONTEXT lines (a key's values, a COPY line) were shown as they came."""
+    from nrm_api.backup import BackupError, _run
+
+    tool = tmp_path / "pg_restore"
+    tool.write_text("#!/bin/sh\ncat >&2 <<'END'\n"
+                    "pg_restore: error: could not execute query: ERROR:  duplicate key value violates unique\n"
+                    "DETAIL:  Key (email_hash)=(olga@example.org) already exists.\n"
+                    "CONTEXT:  COPY accounts, line 1: \"Zxqrowcanary\t1\"\n"
+                    "Command was: COPY public.accounts (id, name) FROM stdin;\n"
+                    "pg_restore: error: 1 error ignored on restore\nEND\nexit 1\n")
+    tool.chmod(0o700)
+    with pytest.raises(BackupError) as raised:
+        _run([str(tool)], dict(os.environ))
+    said = str(raised.value)
+    assert "duplicate key value" in said and "1 error ignored" in said
+    assert "olga@example.org" not in said and "Zxqrowcanary" not in said and "COPY public" not in said
