@@ -372,6 +372,14 @@ def test_nginx_in_front_of_a_node_sets_the_headers_and_limits(proxied: dict[str,
     assert log and "/api" not in log and "y=1" not in log
 
 
+def test_nginx_never_hands_metrics_on(proxied: dict[str, Any]) -> None:
+    """Review: behind SNAT the clients arrive from an allowed range; /metrics is the nodes' own port's only."""
+    for path in ("/metrics", "//metrics", "/%6detrics", "/metrics?x=1"):
+        status, _, body = _request(proxied, path)
+        assert status == 404 and b"headers" not in body, path
+    assert _request(proxied, "/metrics/x")[0] == 200  # the exact path only (the app has no other)
+
+
 def test_nginx_passes_an_agency_certificate_only_when_it_verified_it(proxied: dict[str, Any]) -> None:
     status, _, body = _request(proxied, client="client", headers={"X-Client-Subject": "CN=forged"})
     assert status == 200
