@@ -40,7 +40,8 @@ def main() -> None:
 db_cli = Commands("db", help="The database schema.")
 keys_cli = Commands("keys", help="The service's keyring.")
 openapi_cli = Commands("openapi", help="The generated OpenAPI document and JSON Schemas.")
-export_cli = Commands("export", help="Exports: HTCDS (encrypted to a recipient), the CTDC-style anonymised dataset.")
+export_cli = Commands("export", help="Exports: HTCDS (encrypted to a recipient), the CTDC-style anonymised dataset, "
+                                       "the directory as HSDS.")
 import_cli = Commands("import", help="Imports: an HTCDS export, into this instance.")
 
 
@@ -151,6 +152,7 @@ def doctor() -> None:
 def _register() -> None:
     from .accounts.cli import client_cli, hosted_cli, tokens_cli, user_cli
     from .agencies.cli import agency_cli
+    from .agencies.cli import register_export as register_hsds_export
     from .audit.cli import audit_cli
     from .demo import demo_cli
     from .forms.cli import forms_cli, register_exports
@@ -160,6 +162,7 @@ def _register() -> None:
     register_key_commands(keys_cli)
     keys_cli.add_command(hosted_cli)
     register_exports(export_cli, import_cli)
+    register_hsds_export(export_cli)
     for group in (db_cli, keys_cli, openapi_cli, export_cli, import_cli, agency_cli, client_cli, user_cli, forms_cli,
                   audit_cli, webhooks_cli, demo_cli):
         main.add_command(group)

@@ -161,6 +161,7 @@ def _agencies(net: Network, http: FlaskClient) -> None:
     assert http.patch(f"/api/v1/agencies/{net.shelter.id}/services/accommodation", json={"vacancies": 2},
                       headers=shelter).status_code == 200
     assert http.get(f"/api/v1/agencies/{net.shelter.id}", headers=shelter).status_code == 200
+    assert http.get("/api/v1/agencies/hsds", headers=shelter).status_code == 200
     admin = bearer(login_token(http, create_user("network_admin", net.moi.id)))
     new = {"id": "agency-contract", "kind": "ngo", "regions": ["Brest"],
            "name": {"en": "Contract", "ru": "Контракт", "be": "Кантракт"}}

@@ -109,6 +109,7 @@ NOT_REFUSABLE = {
     "openapi write": "no database: writes or checks generated files",
     "serve": "starts the server",
     "export ctdc": "reads public parts only and always succeeds (an empty dataset at worst): usage errors only",
+    "export hsds": "reads the public directory and always succeeds (an empty package at worst): usage errors only",
     "doctor": "checks this node's setup: a problem is a finding it reports (exit 1), not a refusal",
     "backup": "copies the database, no app: a folder in use or a failed dump is a usage error, nothing written",
     "restore": "no app: a damaged backup or a database in use is refused before anything is written",

@@ -104,3 +104,22 @@ class AgencyCreateSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     name = ma.fields.Nested(AgencyNameSchema, required=True)
     regions = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(REGIONS)), load_default=list)
+
+
+class HsdsPageSchema(ma.Schema):
+    """The directory as Open Referral HSDS 3.0: the HSDS API Reference's ``Page`` of organizations.
+
+    Each item of ``contents`` is an HSDS 3.0 ``organization`` (schema/organization.json of
+    openreferral/specification 3.0) with its ``services`` embedded, each with ``service_areas`` and
+    ``attributes`` (eligibility, service type, places). No confidential address is ever included.
+    """
+
+    total_items = ma.fields.Integer(required=True)
+    total_pages = ma.fields.Integer(required=True)
+    page_number = ma.fields.Integer(required=True)
+    size = ma.fields.Integer(required=True)
+    first_page = ma.fields.Boolean(required=True)
+    last_page = ma.fields.Boolean(required=True)
+    empty = ma.fields.Boolean(required=True)
+    contents = ma.fields.List(ma.fields.Dict(), required=True, metadata={
+        "description": "HSDS 3.0 organizations, services embedded (https://docs.openreferral.org/en/3.0/)"})

@@ -17,6 +17,8 @@ from . import directory
 from .models import KINDS, REGIONS, Agency, AgencyService
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+#: Ids the directory's own paths take (``GET /agencies/hsds``).
+RESERVED_IDS = frozenset({"hsds"})
 
 
 def add_agency(
@@ -32,6 +34,8 @@ def add_agency(
     """Register an agency of the network."""
     if not ID_PATTERN.fullmatch(agency_id):
         raise InvalidError("an agency id is 2-64 characters: lowercase letters, digits and '-'")
+    if agency_id in RESERVED_IDS:
+        raise InvalidError(f"{agency_id!r} is reserved by the directory's paths; choose another id")
     if kind not in KINDS:
         raise InvalidError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
     unknown = [region for region in regions if region not in REGIONS]
@@ -103,6 +107,26 @@ def get_agency(actor: Actor, agency_id: str) -> dict[str, Any]:
                  fields=["address"] if shown else [], reason=shown[1] if shown else None)
     db.session.commit()
     return entry(agency, directory.services_of([agency_id])[agency_id], shown[0] if shown else None)
+
+
+def hsds_directory(actor: Actor, *, export: bool = False) -> list[dict[str, Any]]:
+    """The whole directory as HSDS 3.0 organizations (``hsds``): public entries only, never an address.
+
+    Audited as a directory read (``agency:read``, reason ``hsds``) or, from the command line, as
+    ``export:hsds`` with the number of organizations.
+    """
+    from ..audit.actions import AuditAction
+    from . import hsds
+
+    agencies = list(db.session.scalars(select(Agency).order_by(Agency.id)))
+    offered = directory.services_of([agency.id for agency in agencies])
+    found = [hsds.organization(agency, offered[agency.id]) for agency in agencies]
+    if export:
+        audit.record(actor, AuditAction.EXPORT_HSDS, "allowed", resource="agency:*", count=len(found))
+    else:
+        audit.record(actor, Permission.AGENCY_READ, "allowed", resource="agency:*", reason="hsds")
+    db.session.commit()
+    return found
 
 
 def require_agency(agency_id: str) -> Agency:

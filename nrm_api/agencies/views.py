@@ -15,6 +15,7 @@ from .schemas import (
     AgencyCreateSchema,
     AgencyQuerySchema,
     AgencySchema,
+    HsdsPageSchema,
     ServiceSchema,
     ServicesInSchema,
     VacanciesSchema,
@@ -31,6 +32,16 @@ def list_agencies(query: dict[str, Any]) -> Any:
     """List the agencies of the network."""
     return service.list_agencies(current_actor(), kind=query.get("kind"), region=query.get("region"),
                                  service=query.get("service"))
+
+
+@blp.route("/hsds", methods=["GET"])
+@requires(Permission.AGENCY_READ)
+@blp.response(200, HsdsPageSchema)
+def hsds_directory() -> Any:
+    """The whole directory as Open Referral HSDS 3.0: a Page of organizations with their services embedded."""
+    from . import hsds
+
+    return hsds.page(service.hsds_directory(current_actor()))
 
 
 @blp.route("", methods=["POST"])

@@ -33,3 +33,6 @@ class AuditAction(StrEnum):
     EXPORT_HTCDS = "export:htcds"
     IMPORT_HTCDS = "import:htcds"
     EXPORT_CTDC = "export:ctdc"
+    EXPORT_HSDS = "export:hsds"
+    #: A subject access report: every version of one form decrypted for the person it is about.
+    FORM_SUBJECT_ACCESS = "form:subject-access"
