@@ -139,6 +139,44 @@ def serve(host: str, port: int, workers: int, threads: int, background: bool) ->
     run(host, port, workers, threads, app.config["LOG_FORMAT"], background=background)
 
 
+@main.command("subject-access", action="form:subject-access")
+@click.option("--form", "form_id", help="The form the person is the subject of.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Where to write the report (mode 0600).")
+@click.option("--lang", type=click.Choice(["ru", "be", "en"]), default="ru", show_default=True,
+              help="The person's language.")
+@click.option("--verify", "verify_file", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Check a report's signature instead (exit 1 when it does not verify).")
+@click.option("--jwks", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="With --verify: the service's published keys (/.well-known/jwks.json); default this keyring's.")
+def subject_access(form_id: str | None, out: Path | None, lang: str, verify_file: Path | None,
+                   jwks: Path | None) -> None:
+    """A person's subject access report: what is held, to whom it was referred, every access; signed HTML."""
+    import json
+
+    from .audit.actor import Actor
+    from .extensions import db, keyring
+    from .forms.cli import write_private
+    from .referrals import subject_access as sar
+    from .web.subject_access import signed
+
+    if verify_file is not None:
+        try:
+            keys = json.loads(jwks.read_text(encoding="utf-8"))["keys"] if jwks else keyring().jwks()["keys"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise click.ClickException(f"{jwks} is not a JWK Set") from None
+        if not sar.verify(verify_file.read_bytes(), keys):
+            raise click.ClickException(f"{verify_file}: the signature does not verify")
+        click.echo(f"{verify_file}: signed by the service, unchanged")
+        return
+    if not form_id or out is None:
+        raise click.UsageError("give --form and --out (or --verify FILE)")
+    report = sar.gather(Actor.operator(), form_id)
+    write_private(out, signed(report, lang))
+    db.session.commit()
+    click.echo(f"wrote the subject access report of form {form_id} ({lang}, {len(report.accesses)} access(es)) "
+               f"to {out}")
+
+
 @main.command("doctor", with_appcontext=False)
 def doctor() -> None:
     """Check this node's setup: settings, keyring, database and migrations, clock, Redis (exit 1 on a problem)."""
