@@ -21,7 +21,7 @@ from ..audit import events as audit
 from ..audit.actor import Actor
 from ..crypto.canonical import sha256_hex
 from ..crypto.envelope import DecryptionError
-from ..database import utcnow
+from ..database import insert_new, utcnow
 from ..errors import ConflictError, Forbidden, IntegrityFailure, InvalidError, NotFoundError
 from ..extensions import db
 from ..idempotency import service as idempotency
@@ -81,11 +81,12 @@ def create(actor: Actor, form_id: str, raw: dict[str, Any], payload: bytes, sign
     if actor.agency is None:  # a principal's agency exists (its row's foreign key), and so does the form's
         raise NotFoundError("only an agency's principal submits forms", resource=f"form:{form_id}")
     form = Form(id=form_id, agency_id=str(actor.agency), lead_agency_id=str(actor.agency), version=1, revision=1,
-                summary=raw["statistics"], is_child=is_child(raw, now.date()), created_at=now, updated_at=now)
+                status="active", summary=raw["statistics"], is_child=is_child(raw, now.date()), created_at=now,
+                updated_at=now)
     form_key, dek = sealing.new_key(form)
     version = _version(form, 1, raw, payload, signed, actor, dek)
     indexes = sealing.name_indexes(raw)
-    db.session.add_all([form, form_key, version, *(FormBlindIndex(form_id=form.id, value=value) for value in indexes)])
+    insert_new(db.session, form, form_key, version, *(FormBlindIndex(form_id=form.id, value=v) for v in indexes))
     event = audit.record(actor, Permission.FORM_CREATE, "allowed", resource=f"form:{form.id}",
                          fields=version.sealed.keys())
     audit.write_now(db.session)
