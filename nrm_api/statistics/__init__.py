@@ -1,0 +1,1 @@
+"""What the network learns: counts over the public part of the forms and the referrals, small cells withheld."""
