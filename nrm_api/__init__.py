@@ -75,6 +75,7 @@ def _register(app: Flask, api: Api) -> None:
     from .forms.views import drafts_blp, exports_blp, vocabulary_blp
     from .referrals.views import blp as referrals_blp
     from .referrals.views import changes_blp, transfers_blp
+    from .statistics.views import blp as statistics_blp
     from .webhooks.views import blp as webhooks_blp
     from .wellknown import blp as wellknown_blp
     from .wellknown import bp as wellknown_bp
@@ -90,6 +91,7 @@ def _register(app: Flask, api: Api) -> None:
     api.register_blueprint(referrals_blp)
     api.register_blueprint(transfers_blp)
     api.register_blueprint(changes_blp)
+    api.register_blueprint(statistics_blp)
     api.register_blueprint(webhooks_blp)
     api.register_blueprint(wellknown_blp)
     app.register_blueprint(wellknown_bp)

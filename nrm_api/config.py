@@ -19,6 +19,8 @@ ACCESS_TOKEN_MAX_SECONDS = 600
 #: Who may read /metrics unless NRM_METRICS_ALLOW says otherwise: this host only.
 DEFAULT_METRICS_ALLOW = "127.0.0.1,::1"
 LOG_FORMATS = ("json", "text")
+#: The statistics' threshold by default (CTDC's), and the lowest the service accepts.
+STATISTICS_K, STATISTICS_K_MINIMUM = 11, 5
 
 
 class ConfigError(RuntimeError):
@@ -68,6 +70,8 @@ def from_environ(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WEBHOOK_LEASE_SECONDS": int(env.get("NRM_WEBHOOK_LEASE_SECONDS", "120")),
         #: The web form's cookies carry ``Secure`` (sent over https only); by default when NRM_BASE_URL is https.
         "WEB_COOKIE_SECURE": _flag(env.get("NRM_WEB_COOKIE_SECURE"), base_url.startswith("https://")),
+        #: Statistics withhold every count below this (CTDC's 11 by default; never below 5).
+        "STATISTICS_K": env.get("NRM_STATISTICS_K", str(STATISTICS_K)),
     }
 
 
@@ -96,6 +100,20 @@ def validate(config: Mapping[str, Any]) -> None:
     metrics_networks(str(config.get("METRICS_ALLOW", DEFAULT_METRICS_ALLOW)))
     if config.get("LOG_FORMAT", "json") not in LOG_FORMATS:
         raise ConfigError(f"NRM_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)} (got {config.get('LOG_FORMAT')!r})")
+    statistics_k(config.get("STATISTICS_K", STATISTICS_K))
+
+
+def statistics_k(value: object) -> int:
+    """NRM_STATISTICS_K as a number: a whole number, at least 5 (smaller cells would name people)."""
+    try:
+        k = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"NRM_STATISTICS_K must be a whole number, at least {STATISTICS_K_MINIMUM} "
+                          f"(got {value!r})") from None
+    if k < STATISTICS_K_MINIMUM:
+        raise ConfigError(f"NRM_STATISTICS_K must be at least {STATISTICS_K_MINIMUM} (got {k}): "
+                          "smaller counts can point to a person")
+    return k
 
 
 def metrics_networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -140,6 +158,8 @@ class Settings:
     webhook_lease: timedelta
     #: The app's secret (device tokens are keyed by it): never in a repr.
     secret_key: str = field(repr=False)
+    #: Statistics withhold every count below this.
+    statistics_k: int = STATISTICS_K
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> Settings:
@@ -149,7 +169,8 @@ class Settings:
                    audit_refusal_window=timedelta(seconds=float(config["AUDIT_REFUSAL_WINDOW"])),
                    webhook_allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]),
                    webhook_lease=timedelta(seconds=float(config["WEBHOOK_LEASE_SECONDS"])),
-                   secret_key=str(config["SECRET_KEY"]))
+                   secret_key=str(config["SECRET_KEY"]),
+                   statistics_k=statistics_k(config.get("STATISTICS_K", STATISTICS_K)))
 
 
 #: What each log line carries beside the fields a record adds (the request line: ``observe``).

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     AUDIT_EXPORT = "audit:export"
     AUDIT_VERIFY = "audit:verify"
     TOKEN_REVOKE = "token:revoke"  # noqa: S105 - a permission name, not a secret
+    STATISTICS_READ = "statistics:read"
 
 
 _EVERYONE = frozenset({Permission.AGENCY_READ, Permission.VOCABULARY_READ, Permission.TOKEN_REVOKE})
@@ -36,16 +37,18 @@ _CASEWORK = frozenset({Permission.FORM_CREATE, Permission.FORM_READ, Permission.
                        Permission.FORM_WITHDRAW_CONSENT, Permission.FORM_TRANSFER, Permission.REFERRAL_CREATE,
                        Permission.REFERRAL_READ, Permission.REFERRAL_UPDATE})
 _AGENCY_SETUP = frozenset({Permission.AGENCY_MANAGE, Permission.WEBHOOK_MANAGE})
+#: Counts with small cells withheld: an agency's own, or the network's for the authority, IOM and auditors.
+_STATISTICS = frozenset({Permission.STATISTICS_READ})
 
 #: Which permissions each role holds. A permission not listed is denied. Auditors and network
 #: administrators never hold a permission that reads case content. Only a person (a supervisor),
 #: never a system, may send a referral the person's consent does not cover.
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
-    "system": _EVERYONE | _CASEWORK | _AGENCY_SETUP | {Permission.FORM_EXPORT},
-    "caseworker": _EVERYONE | _CASEWORK,
-    "supervisor": _EVERYONE | _CASEWORK | {Permission.REFERRAL_OVERRIDE_CONSENT, Permission.FORM_EXPORT},
-    "agency_admin": _EVERYONE | _AGENCY_SETUP | {Permission.USER_MANAGE},
-    "auditor": _EVERYONE | {Permission.AUDIT_READ, Permission.AUDIT_EXPORT, Permission.AUDIT_VERIFY},
+    "system": _EVERYONE | _CASEWORK | _AGENCY_SETUP | _STATISTICS | {Permission.FORM_EXPORT},
+    "caseworker": _EVERYONE | _CASEWORK | _STATISTICS,
+    "supervisor": _EVERYONE | _CASEWORK | _STATISTICS | {Permission.REFERRAL_OVERRIDE_CONSENT, Permission.FORM_EXPORT},
+    "agency_admin": _EVERYONE | _AGENCY_SETUP | _STATISTICS | {Permission.USER_MANAGE},
+    "auditor": _EVERYONE | _STATISTICS | {Permission.AUDIT_READ, Permission.AUDIT_EXPORT, Permission.AUDIT_VERIFY},
     "network_admin": _EVERYONE | {Permission.AGENCY_CREATE, Permission.AGENCY_MANAGE},
 }
 
