@@ -198,6 +198,7 @@ def _audit(http: FlaskClient, form_id: str, event: str) -> None:
     assert http.get("/api/v1/audit/verify", headers=auditor).status_code == 200
     assert http.get(f"/api/v1/forms/{form_id}/access-log", headers=auditor).status_code == 200
     assert http.get("/api/v1/audit/export?format=csv", headers=auditor).status_code == 200
+    assert http.get("/api/v1/statistics", headers=auditor).status_code == 200
 
 
 def _refusals(net: Network, http: FlaskClient, form_id: str) -> None:
