@@ -21,13 +21,14 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
+from ..agencies.models import Agency
 from ..audit import events as audit
 from ..audit.actions import AuditAction
 from ..audit.actor import Actor
 from ..audit.models import AuditEvent
 from ..crypto.jws import sign_service, verify_detached_by_service
 from ..database import utcnow
-from ..errors import NotFoundError
+from ..errors import Forbidden, NotFoundError
 from ..extensions import db, keyring
 from ..forms import sealing
 from ..forms.models import Form, FormDecision, FormKey, FormVersion
@@ -145,6 +146,19 @@ def gather(actor: Actor, form_id: str) -> Report:
                  fields=sorted(opened_paths), count=len(found))
     return Report(form.id, form.agency_id, form.status, form.created_at, utcnow(), form.is_child, addressee,
                   versions, decisions, referrals, transfers, found, shredded)
+
+
+def gather_for_authority(actor: Actor, form_id: str) -> Report:
+    """``gather`` for a person of an authority (the web page); any other agency's is refused (403, audited).
+
+    The kind is checked first, so a refusal says nothing of whether the form exists.
+    """
+    agency = db.session.get(Agency, actor.agency) if actor.agency else None
+    if agency is None or agency.kind != "authority":
+        raise Forbidden("only an authority (the Ministry of the Interior) answers subject access requests",
+                        reason="not_an_authority", resource=f"form:{form_id}",
+                        action=AuditAction.FORM_SUBJECT_ACCESS)
+    return gather(actor, form_id)
 
 
 def sign(html: bytes) -> bytes:

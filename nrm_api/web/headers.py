@@ -4,6 +4,7 @@ Nothing inline: scripts and styles come from ``/static`` of this host only, so a
 ``<script>`` or ``style=`` does nothing even if escaping ever failed. Every page but the static
 files is ``Cache-Control: no-store`` (web.md asks it of the pages with case data; the others
 carry a signed-in person's name and agency, and a back button after sign-out must not show them).
+A view that sets a stricter policy of its own (the subject access report's download) keeps it.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';
 
 
 def apply(response: Response) -> Response:
-    """Set the page headers (the API's ``http._finish`` adds the request id and keeps these)."""
-    response.headers["Content-Security-Policy"] = CSP
+    """Set the page headers (the API's ``http._finish`` adds the request id and keeps these).
+
+    A view that set its own, stricter policy (a downloaded document's) keeps it.
+    """
+    response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Frame-Options"] = "DENY"

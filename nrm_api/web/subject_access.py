@@ -17,6 +17,7 @@ from flask import current_app
 from flask_babel import force_locale
 
 from ..agencies.models import Agency
+from ..audit.actor import Actor
 from ..extensions import db
 from ..referrals import subject_access
 from ..vocabulary import code_lists
@@ -77,6 +78,13 @@ def render(report: subject_access.Report, lang: str) -> bytes:
 def signed(report: subject_access.Report, lang: str) -> bytes:
     """The report's HTML with its signature line."""
     return subject_access.sign(render(report, lang))
+
+
+def download(actor: Actor, form_id: str, lang: str) -> bytes:
+    """The signed report of ``form_id`` for a person of an authority (the web page); the access committed."""
+    document = signed(subject_access.gather_for_authority(actor, form_id), lang)
+    db.session.commit()
+    return document
 
 
 def style_hash(document: bytes) -> str:

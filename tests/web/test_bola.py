@@ -32,6 +32,7 @@ REFERRAL = _row(ALLOW, ALLOW, 404, ALLOW, ALLOW)
 FORM_READ = _row(ALLOW, ALLOW, 404, 403, 403)
 OWN_ONLY = _row(ALLOW, 404, 404, 404, 404)
 EVERYONE = _row(ALLOW, ALLOW, ALLOW, ALLOW, ALLOW)
+AUTHORITY = _row(403, ALLOW, 403, 403, 403)
 
 #: (method, rule) → (object kind, expected by relation); the recipient is the Ministry (an authority).
 ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
@@ -51,6 +52,8 @@ ROWS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ("POST", "/forms/<form_id>"): ("form", FORM_READ),
     ("GET", "/forms/<form_id>/consent-withdrawal"): ("form", FORM_READ),
     ("POST", "/forms/<form_id>/consent-withdrawal"): ("form", FORM_READ),
+    # the subject access report: an authority's supervisor only, whichever agency's the form is
+    ("GET", "/forms/<form_id>/subject-access/<lang>"): ("form", AUTHORITY),
     ("GET", "/drafts/<draft_id>/<step>"): ("draft", OWN_ONLY),
     ("POST", "/drafts/<draft_id>/<step>"): ("draft", OWN_ONLY),
     ("GET", "/drafts/<draft_id>/check"): ("draft", OWN_ONLY),
@@ -68,7 +71,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "/drafts/<draft_id>/check": {"action": "look"},  # not "submit": the answers are shown again
 }
 #: Path parameters that are no object (a draft's step name, …) → the value the matrix puts there.
-FIXED: dict[str, str] = {"step": "person"}
+FIXED: dict[str, str] = {"step": "person", "lang": "en"}
 
 
 def _page_routes(app: Flask) -> set[tuple[str, str]]:

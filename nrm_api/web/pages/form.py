@@ -27,6 +27,7 @@ from ..frame import routed
 from ..guard import current_actor, page
 from ..replies import see_other
 from .forms import CASEWORK, DUPLICATES
+from .subject_access import ROLES as SUBJECT_ACCESS_ROLES
 
 
 @bp.route("/forms/<form_id>", methods=["GET", "POST"])
@@ -51,9 +52,11 @@ def form_page(form_id: str) -> Response:
 def _form_context(actor: Actor, form_id: str, decision: dict[str, Any]) -> dict[str, Any]:
     found = service.accessible(actor, form_id, Permission.FORM_READ)
     body, _ = service.read(actor, form_id)
+    authority = require_agency(str(actor.agency)).kind == "authority"
     duplicates = [ident for text in get_flashed_messages(category_filter=[DUPLICATES]) for ident in str(text).split()]
     return {"form": body, "revision": found.form.revision, "owner": found.owner,
-            "authority": require_agency(str(actor.agency)).kind == "authority", "steps": STEPS,
+            "authority": authority, "steps": STEPS,
+            "subject_access": authority and actor.role in SUBJECT_ACCESS_ROLES,
             "controls": [step_control(s) for s in STEPS], "decision_control": decision_control(),
             "decision": {"decision": decision}, "duplicates": duplicates,
             "refer_url": refer if routed(refer := f"/forms/{form_id}/refer") else None}
