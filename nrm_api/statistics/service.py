@@ -2,8 +2,9 @@
 
 Nothing is decrypted: every dimension is a field the form keeps in clear (its ``statistics``
 summary, the types and countries of exploitation, who detected the person), or a referral's own
-columns. A form is counted when the person consented to statistics, or is a child (no consent
-gate, as for referrals); a shredded form no more.
+columns. A form is counted when the person consented to statistics and has not withdrawn that
+consent (a withdrawal is recorded on the form, not in its consent section), or is a child (no
+consent gate, as for referrals); a shredded form no more.
 """
 
 from __future__ import annotations
@@ -51,20 +52,21 @@ def statistics(actor: Actor) -> dict[str, Any]:
             "agency": None if wide else scope, "tables": tables}
 
 
-def counted(is_child: bool, public: dict[str, Any]) -> bool:
-    """Whether a form goes into the statistics: consent to them, or a child."""
-    return is_child or bool(((public.get("consent") or {}).get("purposes") or {}).get("statistics"))
+def counted(is_child: bool, public: dict[str, Any], withdrawn: bool) -> bool:
+    """Whether a form goes into the statistics: consent to them, not withdrawn, or a child."""
+    return is_child or (not withdrawn and bool(((public.get("consent") or {}).get("purposes") or {}).get("statistics")))
 
 
 def _forms(scope: str | None) -> list[FormFacts]:
-    query = (select(Form.id, Form.is_child, Form.summary, FormVersion.public, Agency.kind)
+    query = (select(Form.id, Form.is_child, Form.summary, FormVersion.public, Agency.kind, Form.consent_withdrawn_at)
              .join(FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == Form.version))
              .join(Agency, Agency.id == Form.agency_id).where(Form.shredded_at.is_(None)))
     if scope is not None:
         query = query.where(or_(Form.agency_id == scope, Form.lead_agency_id == scope))
     decisions = _decisions()
     return [_form_facts(row.summary, row.public, row.kind, decisions.get(row.id))
-            for row in db.session.execute(query) if counted(row.is_child, row.public)]
+            for row in db.session.execute(query)
+            if counted(row.is_child, row.public, row.consent_withdrawn_at is not None)]
 
 
 def _decisions() -> dict[str, str]:
@@ -89,7 +91,7 @@ def _referrals(scope: str | None) -> list[ReferralFacts]:
     accepted = (select(ReferralEvent.referral_id, func.min(ReferralEvent.created_at, type_=UTCDateTime).label("at"))
                 .where(ReferralEvent.status == "accepted").group_by(ReferralEvent.referral_id).subquery())
     query = (select(Referral.purpose, Referral.status, Referral.priority, Referral.services, Referral.created_at,
-                    accepted.c.at, Form.is_child, FormVersion.public)
+                    accepted.c.at, Form.is_child, FormVersion.public, Form.consent_withdrawn_at)
              .join(Form, Form.id == Referral.form_id)
              .join(FormVersion, (FormVersion.form_id == Form.id) & (FormVersion.version == Form.version))
              .outerjoin(accepted, accepted.c.referral_id == Referral.id).where(Form.shredded_at.is_(None)))
@@ -97,5 +99,6 @@ def _referrals(scope: str | None) -> list[ReferralFacts]:
         query = query.where(or_(Referral.from_agency == scope, Referral.to_agency == scope))
     return [ReferralFacts(purpose=row.purpose, status=row.status, priority=row.priority,
                           services=frozenset(row.services or ()), created_at=row.created_at, accepted_at=row.at)
-            for row in db.session.execute(query) if counted(row.is_child, row.public)]
+            for row in db.session.execute(query)
+            if counted(row.is_child, row.public, row.consent_withdrawn_at is not None)]
 

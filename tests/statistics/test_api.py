@@ -93,6 +93,16 @@ def test_a_form_without_consent_to_statistics_is_not_counted_a_child_is(client: 
     assert all(row["count"] is None for row in _rows(answer, "forms_by_age_band"))
 
 
+def test_a_form_whose_consent_was_withdrawn_is_no_longer_counted(client: FlaskClient) -> None:
+    """Review: the withdrawal is recorded on the form, not in its consent section, which still says yes."""
+    ngo = agency(client, "ngo")
+    ids = [ngo.sdk.submit_form(adult())["id"] for _ in range(11)]
+    assert {row["population"]: row["count"] for row in _rows(_statistics(client, ngo), "totals")}["forms"] == 11
+    ngo.sdk.signed_write("POST", f"/api/v1/forms/{ids[0]}/consent-withdrawal",
+                         {"withdrawn_at": "2026-11-22T09:00:00+03:00", "recorded_by": "caseworker"})
+    assert {row["population"]: row["count"] for row in _rows(_statistics(client, ngo), "totals")}["forms"] is None
+
+
 def test_assistance_given_and_the_median_time_to_acceptance(client: FlaskClient) -> None:
     ngo, iom = agency(client, "ngo"), agency(client, "international")
     for _ in range(11):
