@@ -41,6 +41,8 @@ NAVIGATION = (
     NavItem("/admin/services", lazy_gettext("Services"), frozenset({"agency_admin"})),
     NavItem("/audit", lazy_gettext("Audit log"), frozenset({"auditor"})),
     NavItem("/audit/verify", lazy_gettext("Verify the log"), frozenset({"auditor"})),
+    NavItem("/statistics", lazy_gettext("Statistics"),
+            frozenset({"caseworker", "supervisor", "agency_admin", "auditor"})),
     NavItem("/directory", lazy_gettext("Directory"),
             frozenset({"caseworker", "supervisor", "agency_admin", "auditor", "network_admin"})),
     NavItem("/account", lazy_gettext("Account"),

@@ -91,9 +91,9 @@ class WebServer:
 
 
 @contextmanager
-def serve_web(backend: str, folder: Path) -> Iterator[WebServer]:
-    """Serve a new instance for web tests; stopped at the end."""
-    with serve(backend, folder, workers=1, systems=0) as server:
+def serve_web(backend: str, folder: Path, env: dict[str, str] | None = None) -> Iterator[WebServer]:
+    """Serve a new instance for web tests (``env``: more ``NRM_*`` settings); stopped at the end."""
+    with serve(backend, folder, workers=1, systems=0, extra_env=(lambda _url: env) if env else None) as server:
         app = create_app(settings(server.database_url, Path(server.env["NRM_KEYRING"]), BASE_URL=server.base))
         try:
             yield WebServer(server, app)
