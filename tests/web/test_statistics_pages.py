@@ -1,7 +1,8 @@
 """/statistics: the API's statistics drawn (SVG bars and tables), for whom it is, and nothing of a person on it.
 
 The served instance counts with NRM_STATISTICS_K=5, so that a few forms make cells visible. The
-NGO's system submits 12 forms of women, 6 of men and a child's form full of canaries; another NGO 7.
+NGO's system submits 12 forms of women, 6 of men (aged 18-20, sexually exploited) and a child's form
+full of canaries, and refers 10 of the women's to the Ministry, which accepts 6; another NGO submits 7.
 """
 
 from __future__ import annotations
@@ -41,17 +42,24 @@ def web(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def seeded(web: WebServer) -> Network:
     """The network, its NGO's 19 forms (one a child's full of canaries) and another NGO's 7."""
     net = network(web)
-    for sex, count in (("Feminine", 12), ("Masculine", 6)):
-        for _ in range(count):
-            document = adult()
-            document["statistics"]["sex"] = sex
-            net.system.submit_form(document)
+    women = [net.form() for _ in range(12)]
+    for _ in range(6):
+        document = adult()
+        document["statistics"].update(sex="Masculine", age_band="18--20")
+        document["exploitation"]["types_of_exploitation"] = ["SexualExploitation"]
+        net.system.submit_form(document)
     canary = canary_document()
     canary["screening"]["place"] = PLACE_CANARY
     net.system.submit_form(canary)
     with web.with_app():
         client_id, private = create_client(net.stranger)
+        moi_id, moi_private = create_client(net.moi)
     stranger = NrmClient(web.base, client_id, private, urllib_transport)
+    ministry = NrmClient(web.base, moi_id, moi_private, urllib_transport)
+    for i, form_id in enumerate(women[:10]):
+        referral = net.referral(form_id, net.moi)
+        if i < 6:
+            ministry.set_status(referral, "accepted")
     for _ in range(7):
         stranger.submit_form(adult())
     return net
@@ -81,7 +89,7 @@ def test_the_ministry_sees_the_network_as_charts_and_tables(seeded: Network, pag
     assert page.locator("table.statistic-table caption").count() == SECTIONS
     assert page.locator('table.statistic-table th[scope="row"]').count() > SECTIONS
     text = page.content()
-    assert "Forms 26" in _totals(text)
+    assert "Forms 26" in _totals(text) and "Referrals 10" in _totals(text)
     # 20 women's forms (12 + the child's + the other NGO's 7) shown; the 6 men's withheld beside the zeros
     sexes = page.locator("#table-forms-by-sex tbody tr")
     shown = {sexes.nth(i).locator("th").inner_text(): sexes.nth(i).locator("td").inner_text()
@@ -139,3 +147,13 @@ def test_the_charts_and_tables_are_in_the_readers_language(seeded: Network, lang
     sections = answer.text.split("<h1", 1)[1].split("</main>", 1)[0]
     words = set(LATIN_WORD.findall(re.sub(r"<[^>]+>", " ", sections)))
     assert words == set(), words
+
+
+def test_the_bars_are_as_long_as_their_counts_and_a_withheld_count_has_none(web: WebServer) -> None:
+    from nrm_api.web.pages.statistics import BAR_WIDTH, ROW_HEIGHT, bars
+
+    with web.app.test_request_context("/statistics"):
+        drawn, height = bars([("a", 20), ("b", None), ("c", 5), ("d", None)])
+        assert [(bar.label, bar.width, bar.y) for bar in drawn] == [("a", BAR_WIDTH, 0), ("c", BAR_WIDTH // 4, ROW_HEIGHT)]
+        assert height == 2 * ROW_HEIGHT
+        assert bars([("a", None)]) == ([], ROW_HEIGHT)
