@@ -154,6 +154,7 @@ def test_the_bars_are_as_long_as_their_counts_and_a_withheld_count_has_none(web:
 
     with web.app.test_request_context("/statistics"):
         drawn, height = bars([("a", 20), ("b", None), ("c", 5), ("d", None)])
-        assert [(bar.label, bar.width, bar.y) for bar in drawn] == [("a", BAR_WIDTH, 0), ("c", BAR_WIDTH // 4, ROW_HEIGHT)]
+        expected = [("a", BAR_WIDTH, 0), ("c", BAR_WIDTH // 4, ROW_HEIGHT)]
+        assert [(bar.label, bar.width, bar.y) for bar in drawn] == expected
         assert height == 2 * ROW_HEIGHT
         assert bars([("a", None)]) == ([], ROW_HEIGHT)
