@@ -16,7 +16,7 @@ _PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")  # <int(max=…):positi
 #: Routes a caller holding their permission is not refused with a made-up id, query or body:
 #: they take none of them and ignore a query.
 NOTHING_TO_REFUSE = {"auth.revoke", "audit.checkpoints", "audit.verify", "webhooks.show", "drafts.list_drafts",
-                     "vocabulary.vocabulary"}
+                     "vocabulary.vocabulary", "agencies.hsds_directory", "statistics.get_statistics"}
 
 
 def _routes(app: Flask) -> list[tuple[Rule, str]]:
