@@ -10,18 +10,15 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from nrm_api import doctor
 from nrm_api.crypto.keyring import Keyring
-from tests.databases import postgres_database, postgres_server
+from tests.databases import empty_database, postgres_database, postgres_server
 from tests.serving import NRM_API, free_port
 
 pytestmark = pytest.mark.skipif(postgres_server() is None, reason="PostgreSQL does not answer")
@@ -38,19 +35,10 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def empty_database_url() -> Iterator[str]:
+def empty_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A database with no migration applied."""
-    server = make_url(postgres_server() or "")
-    name = f"nrm_doctor_empty_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with empty_database("postgresql", tmp_path_factory.mktemp("doctor")) as url:
+        yield url
 
 
 @pytest.fixture
